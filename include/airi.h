@@ -1,0 +1,324 @@
+/*
+ * airi.h - the whole public API of libairi. What is not declared here is not
+ * public: everything else in the library is built with hidden visibility.
+ *
+ * libairi gives an AI run a content-derived identity: a manifest (one JSON
+ * object describing the conditions, trajectory, output and metadata of a run)
+ * is canonicalized with RFC 8785 (JCS), hashed with SHA-256 section by
+ * section, and combined into a small tree of typed objects whose digests are
+ * the conditions ID and the run ID. docs/spec.md defines the format.
+ *
+ * Conventions, stated once for the whole API:
+ *  - Functions return 0 (AIRI_OK) on success or a negative AIRI_E* code.
+ *    Codes are never renumbered. airi_strerror() gives static text.
+ *  - The optional `airi_error *err` argument is filled only on failure with
+ *    a message that says what went wrong and where. It may be NULL.
+ *  - A failed call leaves its outputs untouched and the library state as it
+ *    was. The library never prints and never exits.
+ *  - Ownership: objects returned through `**out` arguments are owned by the
+ *    caller and are freed with the function named in the constructor's
+ *    comment. Every _free()/_close() accepts NULL as a harmless no-op.
+ *    Pointers into an object (values, names, digests) stay valid until that
+ *    object is freed.
+ *  - Thread safety: distinct objects may be used from distinct threads at
+ *    once; one object must not be used from two threads at the same time.
+ *    Parsed documents and manifests are immutable and may be shared for
+ *    reading.
+ */
+#ifndef AIRI_H
+#define AIRI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(AIRI_BUILDING) && defined(__GNUC__)
+#define AIRI_API __attribute__((visibility("default")))
+#else
+#define AIRI_API
+#endif
+
+#define AIRI_VERSION "0.1.0"
+
+/* ---- errors ------------------------------------------------------------ */
+
+enum {
+	AIRI_OK = 0,
+	AIRI_ENOMEM = -1,     /* out of memory or over a documented size limit */
+	AIRI_EJSON = -2,      /* malformed or rejected JSON text */
+	AIRI_EMANIFEST = -3,  /* valid JSON that is not a valid manifest */
+	AIRI_ENOTFOUND = -4,  /* no run or object with that ID */
+	AIRI_EAMBIGUOUS = -5, /* ID prefix matches several runs */
+	AIRI_ESTORE = -6,     /* the store failed (SQL error, locked, ...) */
+	AIRI_EIO = -7,        /* reading or writing a file failed */
+	AIRI_EINVAL = -8,     /* invalid argument (bad ID syntax, bad filter) */
+	AIRI_ECORRUPT = -9,   /* stored data does not match its digest */
+	AIRI_ESCHEMA = -10,   /* store schema newer than this library */
+};
+
+/* Where and what. line/column are 1-based (column counts bytes), offset is
+ * 0-based; all three are 0 when the error has no position. `pointer` is an
+ * RFC 6901 JSON Pointer ("" for the root) or empty when not applicable
+ * (has_pointer tells). `message` never contains the position. */
+typedef struct airi_error {
+	int code;
+	size_t offset;
+	size_t line;
+	size_t column;
+	int has_position;
+	int has_pointer;
+	char pointer[512];
+	char message[768];
+} airi_error;
+
+/* Static English text for an AIRI_E* code. Never NULL. */
+AIRI_API const char *airi_strerror(int code);
+
+/* ---- JSON documents ---------------------------------------------------- */
+
+/* Nesting limit: each array or object opens one level. */
+#define AIRI_JSON_MAX_DEPTH 1000
+
+typedef struct airi_json airi_json;
+typedef struct airi_value airi_value;
+
+typedef enum airi_type {
+	AIRI_NULL,
+	AIRI_FALSE,
+	AIRI_TRUE,
+	AIRI_NUMBER,
+	AIRI_STRING,
+	AIRI_ARRAY,
+	AIRI_OBJECT
+} airi_type;
+
+/* Parses `len` bytes of JSON text under the I-JSON/JCS rules of
+ * docs/spec.md (duplicate keys, invalid UTF-8, lone surrogates, overflowing
+ * numbers, integers beyond 2^53, a BOM and nesting beyond
+ * AIRI_JSON_MAX_DEPTH are all rejected). The text must stay alive and
+ * unchanged until the document is freed: strings point into it.
+ * Free with airi_json_free(). */
+AIRI_API int airi_json_parse(const char *text, size_t len, airi_json **out,
+			     airi_error *err);
+AIRI_API void airi_json_free(airi_json *doc);
+AIRI_API const airi_value *airi_json_root(const airi_json *doc);
+
+AIRI_API airi_type airi_value_type(const airi_value *v);
+/* Number of elements (array) or members (object); 0 for scalars. */
+AIRI_API size_t airi_value_count(const airi_value *v);
+/* Element i of an array, or the value of member i of an object. Object
+ * members are kept in canonical (UTF-16 code unit) order of their names. */
+AIRI_API const airi_value *airi_value_at(const airi_value *v, size_t i);
+/* Name of member i of an object (decoded UTF-8, may contain NUL bytes). */
+AIRI_API const char *airi_value_key_at(const airi_value *v, size_t i,
+				       size_t *len);
+/* Member named `key` (NUL-terminated) of an object, or NULL. */
+AIRI_API const airi_value *airi_value_get(const airi_value *v,
+					  const char *key);
+/* Decoded UTF-8 bytes of a string (may contain NUL bytes), or NULL. */
+AIRI_API const char *airi_value_string(const airi_value *v, size_t *len);
+AIRI_API double airi_value_number(const airi_value *v);
+/* Byte offset of the value in the parsed text. */
+AIRI_API size_t airi_value_offset(const airi_value *v);
+
+/* ---- canonical bytes and digests ---------------------------------------- */
+
+/* A sink for produced bytes; returns 0 or a negative code to stop. */
+typedef int (*airi_write_fn)(void *ctx, const void *data, size_t len);
+
+/* Writes the RFC 8785 canonical bytes of `v` to `fn`. */
+AIRI_API int airi_canon_write(const airi_value *v, airi_write_fn fn,
+			      void *ctx);
+/* Canonical bytes of `v` in a new NUL-terminated buffer (the NUL is not
+ * counted in *len). Free with free(). */
+AIRI_API int airi_canon(const airi_value *v, char **out, size_t *len);
+
+#define AIRI_DIGEST_SIZE 32
+/* "sha256:" + 64 hex digits + NUL */
+#define AIRI_DIGEST_STRLEN 72
+
+typedef struct airi_digest {
+	unsigned char bytes[AIRI_DIGEST_SIZE];
+} airi_digest;
+
+/* digest(v) = SHA-256 of the canonical bytes of v. Allocates nothing
+ * beyond a fixed buffer. */
+AIRI_API int airi_digest_value(const airi_value *v, airi_digest *out);
+/* SHA-256 of raw bytes. */
+AIRI_API int airi_digest_bytes(const void *data, size_t len,
+			       airi_digest *out);
+/* Writes "sha256:<64 lowercase hex>" into out (AIRI_DIGEST_STRLEN bytes). */
+AIRI_API void airi_digest_format(const airi_digest *d,
+				 char out[AIRI_DIGEST_STRLEN]);
+/* Parses a full digest, with or without the "sha256:" prefix. */
+AIRI_API int airi_digest_parse(const char *s, airi_digest *out);
+AIRI_API int airi_digest_equal(const airi_digest *a, const airi_digest *b);
+
+/* ---- manifests and identities ------------------------------------------- */
+
+typedef struct airi_manifest airi_manifest;
+
+/* Parses and validates a manifest and computes every identity in it. The
+ * manifest keeps its own copy of the text. Free with airi_manifest_free(). */
+AIRI_API int airi_manifest_parse(const char *text, size_t len,
+				 airi_manifest **out, airi_error *err);
+AIRI_API void airi_manifest_free(airi_manifest *m);
+
+AIRI_API const airi_digest *airi_manifest_run_id(const airi_manifest *m);
+AIRI_API const airi_digest *
+airi_manifest_conditions_id(const airi_manifest *m);
+/* The digests of the trajectory object, of the output value and of the meta
+ * object, or NULL when that member is absent from the manifest. */
+AIRI_API const airi_digest *
+airi_manifest_trajectory_digest(const airi_manifest *m);
+AIRI_API const airi_digest *airi_manifest_output_digest(const airi_manifest *m);
+AIRI_API const airi_digest *airi_manifest_meta_digest(const airi_manifest *m);
+
+/* The whole manifest, its conditions object, and its optional members (NULL
+ * when absent; an output that is present and null is a NULL-typed value). */
+AIRI_API const airi_value *airi_manifest_root(const airi_manifest *m);
+AIRI_API const airi_value *airi_manifest_output(const airi_manifest *m);
+AIRI_API const airi_value *airi_manifest_meta(const airi_manifest *m);
+AIRI_API const airi_value *airi_manifest_trajectory(const airi_manifest *m);
+
+/* Sections in canonical (name) order. */
+AIRI_API size_t airi_manifest_section_count(const airi_manifest *m);
+AIRI_API const char *airi_manifest_section_name(const airi_manifest *m,
+						size_t i);
+AIRI_API const airi_value *airi_manifest_section_value(const airi_manifest *m,
+						       size_t i);
+AIRI_API const airi_digest *
+airi_manifest_section_digest(const airi_manifest *m, size_t i);
+/* Section by name, or NULL. */
+AIRI_API const airi_value *airi_manifest_section(const airi_manifest *m,
+						 const char *name);
+
+AIRI_API size_t airi_manifest_step_count(const airi_manifest *m);
+AIRI_API const airi_digest *airi_manifest_step_digest(const airi_manifest *m,
+						      size_t i);
+
+/* The identities as canonical JSON text, exactly what `airi id --json`
+ * prints: {"conditions":..,"meta":..,"output":..,"run":..,"sections":{..},
+ * "trajectory":..}. Free with free(). */
+AIRI_API int airi_manifest_ids_json(const airi_manifest *m, char **out,
+				    size_t *len);
+
+/* The canonical bytes of the whole manifest. Free with free(). */
+AIRI_API int airi_manifest_canon(const airi_manifest *m, char **out,
+				 size_t *len);
+
+/* ---- completeness check ------------------------------------------------- */
+
+typedef enum airi_verdict {
+	AIRI_PINNED,
+	AIRI_PARTIAL,
+	AIRI_OPAQUE
+} airi_verdict;
+
+/* Which well-known conditions are identified, missing or unpinned, as a
+ * JSON report (schema in docs/spec.md, "Completeness"):
+ * {"verdict":"pinned|partial|opaque","sections":[{"name":..,"status":
+ * "ok|missing|unpinned|absent","reason":..}],"notes":[..]}.
+ * *verdict receives the verdict. Free the report with free(). */
+AIRI_API int airi_manifest_check(const airi_manifest *m, airi_verdict *verdict,
+				 char **report, size_t *len);
+AIRI_API const char *airi_verdict_name(airi_verdict v);
+
+/* ---- diff --------------------------------------------------------------- */
+
+/* Compares two runs section by section, field by field (JSON Pointers),
+ * the trajectory step by step (a sequence alignment over step digests) and
+ * the output. The report is canonical JSON (schema in docs/airi.1, "diff");
+ * *same is 1 when the run IDs are equal. Free the report with free(). */
+AIRI_API int airi_run_diff(const airi_manifest *a, const airi_manifest *b,
+			   int *same, char **report, size_t *len);
+
+/* ---- store -------------------------------------------------------------- */
+
+typedef struct airi_store airi_store;
+
+/* airi_store_open() flags */
+#define AIRI_STORE_CREATE 1u   /* create the store when it does not exist */
+#define AIRI_STORE_READONLY 2u /* never write */
+
+/* Opens a store. `location` is a file path (SQLite, the default backend)
+ * or "sqlite:PATH". A new SQLite store file is created with mode 0600 and
+ * its directory with mode 0700. Close with airi_store_close(). */
+AIRI_API int airi_store_open(const char *location, unsigned flags,
+			     airi_store **out, airi_error *err);
+AIRI_API void airi_store_close(airi_store *s);
+
+/* The default location: $AIRI_STORE, else $XDG_DATA_HOME/airi/airi.db,
+ * else $HOME/.local/share/airi/airi.db. Free with free(). */
+AIRI_API char *airi_store_default_location(void);
+
+/* Explicit transactions group many records into one durable commit
+ * (all-or-nothing). Without them every airi_store_record() commits alone. */
+AIRI_API int airi_store_begin(airi_store *s, airi_error *err);
+AIRI_API int airi_store_commit(airi_store *s, airi_error *err);
+AIRI_API int airi_store_rollback(airi_store *s);
+
+/* Stores a manifest: every section, step and object once under its digest,
+ * and the run. Recording a run that is already there changes nothing and
+ * sets *created (if not NULL) to 0. */
+AIRI_API int airi_store_record(airi_store *s, const airi_manifest *m,
+			       int *created, airi_error *err);
+
+/* Resolves a run ID or a unique prefix of at least 6 hex digits (with or
+ * without "sha256:"). An ambiguous prefix gives AIRI_EAMBIGUOUS with the
+ * candidates listed in err->message. */
+AIRI_API int airi_store_resolve(airi_store *s, const char *id,
+				airi_digest *out, airi_error *err);
+
+/* Rebuilds a recorded run into its manifest (canonical-equal to what was
+ * recorded). Free with airi_manifest_free(). */
+AIRI_API int airi_store_fetch(airi_store *s, const airi_digest *run,
+			      airi_manifest **out, airi_error *err);
+
+/* Raw canonical bytes of a stored object. Free with free(). */
+AIRI_API int airi_store_get_object(airi_store *s, const airi_digest *d,
+				   char **body, size_t *len, airi_error *err);
+
+/* One listed run. Strings are NULL when unknown; valid during the
+ * callback only. */
+typedef struct airi_run_info {
+	airi_digest run;
+	airi_digest conditions;
+	int64_t recorded_ms; /* when it was recorded (Unix ms) */
+	int64_t time_ms;     /* meta.start when given, else recorded_ms */
+	const char *model;          /* requested model name or alias */
+	const char *model_resolved; /* resolved version, if any */
+	const char *summary;        /* short one-line output summary */
+} airi_run_info;
+
+/* Filters for airi_store_list(); zero-initialize and set what you need. */
+typedef struct airi_filter {
+	const char *model;      /* equals requested or resolved model */
+	int64_t since_ms;       /* time_ms >= since_ms (when has_since) */
+	int64_t until_ms;       /* time_ms < until_ms (when has_until) */
+	int has_since, has_until;
+	const char *conditions; /* conditions ID or hex prefix */
+	size_t limit;           /* 0: no limit */
+} airi_filter;
+
+/* Calls fn for each run matching the filter, newest first; fn returns 0 to
+ * go on or a non-zero value to stop (returned as is). */
+typedef int (*airi_run_fn)(void *ctx, const airi_run_info *run);
+AIRI_API int airi_store_list(airi_store *s, const airi_filter *f,
+			     airi_run_fn fn, void *ctx, airi_error *err);
+
+/* Recomputes every stored object's digest and checks that every run's
+ * objects exist and are canonical. fn is called once per problem with a
+ * one-line description; *problems receives the count. */
+typedef void (*airi_problem_fn)(void *ctx, const char *problem);
+AIRI_API int airi_store_fsck(airi_store *s, airi_problem_fn fn, void *ctx,
+			     size_t *objects, size_t *problems,
+			     airi_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AIRI_H */

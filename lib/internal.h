@@ -1,0 +1,148 @@
+/*
+ * internal.h - declarations shared between the library's files and never
+ * installed: the JSON node layout, growable buffers with a hard bound, the
+ * buffered byte sink used by canonicalization and hashing, a small JSON
+ * writer for reports, and error helpers. Cross-file functions are named
+ * airi__<name>.
+ */
+#ifndef AIRI_INTERNAL_H
+#define AIRI_INTERNAL_H
+
+#include "airi.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+/* ---- JSON nodes --------------------------------------------------------- */
+
+/* String flags */
+#define AIRI__STR_RAW_CANON 1u /* the raw source span is already canonical */
+
+/* Number flags */
+#define AIRI__NUM_RAW_CANON 1u /* the literal itself is the canonical form */
+
+struct airi_value {
+	uint8_t type;
+	uint8_t flags;
+	uint32_t count;   /* array elements / object members */
+	size_t offset;    /* byte offset of the value in the source */
+	union {
+		struct {
+			const char *p; /* decoded bytes */
+			size_t n;
+			const char *raw; /* raw span between the quotes */
+			size_t rawn;
+		} s;
+		struct {
+			double d;
+			const char *raw; /* literal */
+			size_t rawn;
+		} num;
+		/* array: count values; object: 2*count values, key then value,
+		 * sorted by key in UTF-16 code unit order */
+		struct airi_value *items;
+	} u;
+};
+
+/* Compares two UTF-8 strings by their UTF-16 code units. */
+int airi__utf16_cmp(const char *a, size_t an, const char *b, size_t bn);
+
+/* ---- errors ------------------------------------------------------------- */
+
+int airi__err(airi_error *err, int code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Fills line/column from the offset into text. */
+void airi__err_at(airi_error *err, const char *text, size_t len,
+		  size_t offset);
+/* Appends an RFC 6901 token to a pointer buffer (escaping ~ and /). */
+void airi__pointer_append(char *ptr, size_t cap, const char *tok,
+			  size_t n);
+
+/* ---- growable buffer with a hard upper bound ---------------------------- */
+
+typedef struct airi__buf {
+	char *p;
+	size_t n, cap;
+	size_t max; /* 0: default bound (AIRI__BUF_MAX) */
+	int failed; /* sticky: an append failed */
+} airi__buf;
+
+#define AIRI__BUF_MAX ((size_t)1 << 34) /* 16 GiB */
+
+void airi__buf_init(airi__buf *b);
+void airi__buf_release(airi__buf *b);
+int airi__buf_grow(airi__buf *b, size_t extra);
+int airi__buf_add(airi__buf *b, const void *p, size_t n);
+int airi__buf_addc(airi__buf *b, char c);
+int airi__buf_adds(airi__buf *b, const char *s);
+int airi__buf_printf(airi__buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Detaches the NUL-terminated contents (caller frees). */
+char *airi__buf_detach(airi__buf *b, size_t *len);
+int airi__buf_write_fn(void *ctx, const void *data, size_t len);
+
+/* ---- canonical output --------------------------------------------------- */
+
+/* Appends the canonical form of a double (ECMAScript Number::toString). */
+int airi__number_format(double d, char out[32], size_t *len);
+/* Appends a canonical JSON string literal (with quotes) for UTF-8 bytes. */
+int airi__canon_string(airi__buf *b, const char *s, size_t n);
+int airi__canon_to_buf(const airi_value *v, airi__buf *b);
+
+/* Digest formatting helper */
+void airi__hex(const unsigned char *p, size_t n, char *out);
+int airi__digest_buf(const airi__buf *b, airi_digest *out);
+
+/* ---- JSON writer for reports -------------------------------------------- */
+
+/* Writes JSON text in canonical order *only if the caller adds keys in
+ * sorted order*; every report builder in the library does so. */
+typedef struct airi__jw {
+	airi__buf b;
+	int need_comma[AIRI_JSON_MAX_DEPTH + 2];
+	int depth;
+} airi__jw;
+
+void airi__jw_init(airi__jw *w);
+void airi__jw_obj(airi__jw *w);
+void airi__jw_arr(airi__jw *w);
+void airi__jw_end_obj(airi__jw *w);
+void airi__jw_end_arr(airi__jw *w);
+void airi__jw_key(airi__jw *w, const char *k);
+void airi__jw_keyn(airi__jw *w, const char *k, size_t n);
+void airi__jw_str(airi__jw *w, const char *s);
+void airi__jw_strn(airi__jw *w, const char *s, size_t n);
+void airi__jw_int(airi__jw *w, long long v);
+void airi__jw_bool(airi__jw *w, int v);
+void airi__jw_null(airi__jw *w);
+void airi__jw_digest(airi__jw *w, const airi_digest *d);
+/* Embeds a value in canonical form. */
+void airi__jw_value(airi__jw *w, const airi_value *v);
+/* Embeds pre-made canonical JSON text. */
+void airi__jw_raw(airi__jw *w, const char *s, size_t n);
+/* Returns the text (caller frees) or NULL on failure. */
+char *airi__jw_finish(airi__jw *w, size_t *len);
+
+/* ---- time --------------------------------------------------------------- */
+
+/* Parses an RFC 3339 date-time into Unix milliseconds. 0 on success. */
+int airi__rfc3339_parse(const char *s, size_t n, int64_t *ms);
+/* Formats Unix ms as RFC 3339 UTC with millisecond precision. */
+void airi__rfc3339_format(int64_t ms, char out[32]);
+
+/* ---- manifests ---------------------------------------------------------- */
+
+/* Model name/resolved and an output summary, for store indexes. */
+void airi__manifest_model(const airi_manifest *m, const char **name,
+			  size_t *name_len, const char **resolved,
+			  size_t *resolved_len);
+/* Writes a short one-line summary of the output into out (NUL-terminated). */
+void airi__output_summary(const airi_manifest *m, char *out, size_t cap);
+/* Builds the canonical conditions / trajectory / run objects. */
+int airi__conditions_object(const airi_manifest *m, airi__buf *b);
+int airi__trajectory_object(const airi_manifest *m, airi__buf *b);
+int airi__run_object(const airi_manifest *m, airi__buf *b);
+
+#endif /* AIRI_INTERNAL_H */

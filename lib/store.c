@@ -1,0 +1,615 @@
+/*
+ * store.c - the backend-independent half of the store: choosing a backend
+ * from a location, recording a manifest as content-addressed objects plus a
+ * run row, resolving ID prefixes, rebuilding manifests and checking
+ * integrity. Backends (store_sqlite.c, ...) only move bytes and rows.
+ */
+#define _GNU_SOURCE
+#include "store.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+struct airi_store {
+	const struct airi__store_ops *ops;
+	void *impl;
+	int in_tx;
+};
+
+char *airi_store_default_location(void)
+{
+	const char *e = getenv("AIRI_STORE");
+	char *out = NULL;
+	if (e && *e)
+		return strdup(e);
+	e = getenv("XDG_DATA_HOME");
+	if (e && *e == '/') {
+		if (asprintf(&out, "%s/airi/airi.db", e) < 0)
+			return NULL;
+		return out;
+	}
+	e = getenv("HOME");
+	if (!e || !*e)
+		e = ".";
+	if (asprintf(&out, "%s/.local/share/airi/airi.db", e) < 0)
+		return NULL;
+	return out;
+}
+
+int airi_store_open(const char *location, unsigned flags, airi_store **out,
+		    airi_error *err)
+{
+	const struct airi__store_ops *ops = &airi__sqlite_ops;
+	airi_store *s;
+	int rc;
+	if (!location || !*location)
+		return airi__err(err, AIRI_EINVAL, "empty store location");
+	if (!strncmp(location, "sqlite:", 7))
+		location += 7;
+	else if (!strncmp(location, "postgres://", 11) ||
+		 !strncmp(location, "postgresql://", 13))
+		return airi__err(err, AIRI_EINVAL,
+				 "the PostgreSQL backend is not built into "
+				 "this airi yet (store %s)",
+				 location);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	s->ops = ops;
+	rc = ops->open(location, flags, &s->impl, err);
+	if (rc) {
+		free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void airi_store_close(airi_store *s)
+{
+	if (!s)
+		return;
+	if (s->in_tx)
+		s->ops->rollback(s->impl);
+	s->ops->close(s->impl);
+	free(s);
+}
+
+int airi_store_begin(airi_store *s, airi_error *err)
+{
+	int rc;
+	if (s->in_tx)
+		return airi__err(err, AIRI_EINVAL,
+				 "a transaction is already open");
+	rc = s->ops->begin(s->impl, err);
+	if (!rc)
+		s->in_tx = 1;
+	return rc;
+}
+
+int airi_store_commit(airi_store *s, airi_error *err)
+{
+	int rc;
+	if (!s->in_tx)
+		return airi__err(err, AIRI_EINVAL, "no transaction is open");
+	rc = s->ops->commit(s->impl, err);
+	if (rc) {
+		s->ops->rollback(s->impl);
+	}
+	s->in_tx = 0;
+	return rc;
+}
+
+int airi_store_rollback(airi_store *s)
+{
+	if (!s || !s->in_tx)
+		return 0;
+	s->ops->rollback(s->impl);
+	s->in_tx = 0;
+	return 0;
+}
+
+static int put_value(airi_store *s, const airi_value *v, const airi_digest *d,
+		     airi__buf *b, airi_error *err)
+{
+	int rc;
+	b->n = 0;
+	if ((rc = airi__canon_to_buf(v, b)))
+		return airi__err(err, rc, "cannot canonicalize: %s",
+				 airi_strerror(rc));
+	return s->ops->put_object(s->impl, d, b->p, b->n, err);
+}
+
+static int put_built(airi_store *s,
+		     int (*build)(const airi_manifest *, airi__buf *),
+		     const airi_manifest *m, const airi_digest *d, airi__buf *b,
+		     airi_error *err)
+{
+	int rc;
+	b->n = 0;
+	if ((rc = build(m, b)))
+		return airi__err(err, rc, "out of memory");
+	return s->ops->put_object(s->impl, d, b->p, b->n, err);
+}
+
+static int64_t now_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static int record_objects(airi_store *s, const airi_manifest *m,
+			  airi_error *err)
+{
+	airi__buf b;
+	int rc = 0;
+	airi__buf_init(&b);
+	for (size_t i = 0; !rc && i < airi_manifest_section_count(m); i++)
+		rc = put_value(s, airi_manifest_section_value(m, i),
+			       airi_manifest_section_digest(m, i), &b, err);
+	if (!rc)
+		rc = put_built(s, airi__conditions_object, m,
+			       airi_manifest_conditions_id(m), &b, err);
+	if (!rc && airi_manifest_trajectory(m)) {
+		for (size_t i = 0; !rc && i < airi_manifest_step_count(m); i++)
+			rc = put_value(s,
+				       airi_value_at(airi_manifest_trajectory(m),
+						     i),
+				       airi_manifest_step_digest(m, i), &b, err);
+		if (!rc)
+			rc = put_built(s, airi__trajectory_object, m,
+				       airi_manifest_trajectory_digest(m), &b,
+				       err);
+	}
+	if (!rc && airi_manifest_output(m))
+		rc = put_value(s, airi_manifest_output(m),
+			       airi_manifest_output_digest(m), &b, err);
+	if (!rc && airi_manifest_meta(m))
+		rc = put_value(s, airi_manifest_meta(m),
+			       airi_manifest_meta_digest(m), &b, err);
+	if (!rc)
+		rc = put_built(s, airi__run_object, m, airi_manifest_run_id(m),
+			       &b, err);
+	airi__buf_release(&b);
+	return rc;
+}
+
+int airi_store_record(airi_store *s, const airi_manifest *m, int *created,
+		      airi_error *err)
+{
+	int found = 0, made = 0, rc, own_tx = !s->in_tx;
+	if ((rc = s->ops->has_run(s->impl, airi_manifest_run_id(m), &found,
+				  err)))
+		return rc;
+	if (found) {
+		if (created)
+			*created = 0;
+		return 0;
+	}
+	if (own_tx && (rc = s->ops->begin(s->impl, err)))
+		return rc;
+	rc = record_objects(s, m, err);
+	if (!rc) {
+		struct airi__run_row row;
+		const char *name, *res;
+		size_t nl, rl;
+		char *mname = NULL, *mres = NULL;
+		char summary[128];
+		memset(&row, 0, sizeof(row));
+		row.run = *airi_manifest_run_id(m);
+		row.conditions = *airi_manifest_conditions_id(m);
+		row.recorded_ms = now_ms();
+		row.time_ms = row.recorded_ms;
+		const airi_value *start =
+			airi_value_get(airi_manifest_meta(m), "start");
+		size_t sn;
+		const char *ss = airi_value_string(start, &sn);
+		int64_t t;
+		if (ss && airi__rfc3339_parse(ss, sn, &t) == 0)
+			row.time_ms = t;
+		airi__manifest_model(m, &name, &nl, &res, &rl);
+		if (name)
+			mname = strndup(name, nl);
+		if (res)
+			mres = strndup(res, rl);
+		row.model = mname;
+		row.resolved = mres;
+		airi__output_summary(m, summary, sizeof(summary));
+		row.summary = summary;
+		rc = s->ops->put_run(s->impl, &row, &made, err);
+		free(mname);
+		free(mres);
+	}
+	if (own_tx) {
+		if (!rc)
+			rc = s->ops->commit(s->impl, err);
+		if (rc)
+			s->ops->rollback(s->impl);
+	}
+	if (!rc && created)
+		*created = made;
+	return rc;
+}
+
+int airi__prefix_range(const char *id, airi_digest *lo, airi_digest *hi,
+		       size_t *nibbles)
+{
+	size_t n;
+	if (!strncmp(id, "sha256:", 7))
+		id += 7;
+	n = strlen(id);
+	if (n > 64)
+		return AIRI_EINVAL;
+	memset(lo->bytes, 0, sizeof(lo->bytes));
+	memset(hi->bytes, 0xFF, sizeof(hi->bytes));
+	for (size_t i = 0; i < n; i++) {
+		char c = id[i];
+		int v = c >= '0' && c <= '9'   ? c - '0'
+			: c >= 'a' && c <= 'f' ? c - 'a' + 10
+			: c >= 'A' && c <= 'F' ? c - 'A' + 10
+					       : -1;
+		if (v < 0)
+			return AIRI_EINVAL;
+		if (i % 2 == 0) {
+			lo->bytes[i / 2] = (unsigned char)(v << 4);
+			hi->bytes[i / 2] = (unsigned char)(v << 4 | 0x0F);
+		} else {
+			lo->bytes[i / 2] |= (unsigned char)v;
+			hi->bytes[i / 2] =
+				(unsigned char)((hi->bytes[i / 2] & 0xF0) | v);
+		}
+	}
+	*nibbles = n;
+	return 0;
+}
+
+int airi_store_resolve(airi_store *s, const char *id, airi_digest *out,
+		       airi_error *err)
+{
+	airi_digest lo, hi, found[8];
+	size_t nib, n = 0;
+	int rc;
+	if (airi__prefix_range(id, &lo, &hi, &nib))
+		return airi__err(err, AIRI_EINVAL,
+				 "invalid ID \"%.80s\": expected hex digits, "
+				 "optionally after \"sha256:\"",
+				 id);
+	if (nib < 6)
+		return airi__err(err, AIRI_EINVAL,
+				 "ID prefix \"%.80s\" is too short: give at "
+				 "least 6 hex digits",
+				 id);
+	if ((rc = s->ops->find_runs(s->impl, &lo, &hi, found, 8, &n, err)))
+		return rc;
+	if (n == 0)
+		return airi__err(err, AIRI_ENOTFOUND, "no run %.80s in the store",
+				 id);
+	if (n > 1) {
+		char list[600] = "";
+		size_t len = 0;
+		for (size_t i = 0; i < n && i < 7; i++) {
+			char d[AIRI_DIGEST_STRLEN];
+			airi_digest_format(&found[i], d);
+			len += (size_t)snprintf(list + len, sizeof(list) - len,
+						"%s%s", i ? ", " : "", d);
+			if (len >= sizeof(list))
+				break;
+		}
+		return airi__err(err, AIRI_EAMBIGUOUS,
+				 "ID prefix %.80s is ambiguous; candidates: "
+				 "%s%s",
+				 id, list, n > 7 ? ", ..." : "");
+	}
+	*out = found[0];
+	return 0;
+}
+
+int airi_store_get_object(airi_store *s, const airi_digest *d, char **body,
+			  size_t *len, airi_error *err)
+{
+	return s->ops->get_object(s->impl, d, body, len, err);
+}
+
+static int get_parsed(airi_store *s, const airi_digest *d, char **body,
+		      size_t *n, airi_json **doc, airi_error *err)
+{
+	int rc = s->ops->get_object(s->impl, d, body, n, err);
+	if (rc)
+		return rc;
+	rc = airi_json_parse(*body, *n, doc, NULL);
+	if (rc) {
+		char h[AIRI_DIGEST_STRLEN];
+		airi_digest_format(d, h);
+		free(*body);
+		*body = NULL;
+		return airi__err(err, AIRI_ECORRUPT,
+				 "stored object %s is not valid JSON", h);
+	}
+	return 0;
+}
+
+static int get_into(airi_store *s, const airi_value *digest_str,
+		    airi__buf *b, airi_error *err)
+{
+	airi_digest d;
+	char tmp[80];
+	size_t n;
+	const char *p = airi_value_string(digest_str, &n);
+	char *body = NULL;
+	size_t bn;
+	int rc;
+	if (!p || n >= sizeof(tmp))
+		return airi__err(err, AIRI_ECORRUPT,
+				 "stored object refers to a malformed digest");
+	memcpy(tmp, p, n);
+	tmp[n] = 0;
+	if (airi_digest_parse(tmp, &d))
+		return airi__err(err, AIRI_ECORRUPT,
+				 "stored object refers to a malformed digest");
+	if ((rc = s->ops->get_object(s->impl, &d, &body, &bn, err))) {
+		if (rc == AIRI_ENOTFOUND)
+			return airi__err(err, AIRI_ECORRUPT,
+					 "object %s is missing from the store",
+					 tmp);
+		return rc;
+	}
+	rc = airi__buf_add(b, body, bn);
+	free(body);
+	return rc;
+}
+
+/*
+ * Rebuilding: the run object names the conditions object (which names each
+ * section), the trajectory object (which names each step), the output and
+ * the meta. Every body is canonical and the members are written in sorted
+ * order, so the assembled text is the canonical manifest. Parsing it again
+ * recomputes the run ID, which must equal the one asked for.
+ */
+int airi_store_fetch(airi_store *s, const airi_digest *run,
+		     airi_manifest **out, airi_error *err)
+{
+	char *rbody = NULL, *cbody = NULL, *tbody = NULL;
+	size_t rn, cn, tn;
+	airi_json *rdoc = NULL, *cdoc = NULL, *tdoc = NULL;
+	airi__buf b;
+	int rc;
+	char hex[AIRI_DIGEST_STRLEN];
+	airi_digest_format(run, hex);
+	airi__buf_init(&b);
+	if ((rc = get_parsed(s, run, &rbody, &rn, &rdoc, err))) {
+		if (rc == AIRI_ENOTFOUND)
+			airi__err(err, rc, "no run %s in the store", hex);
+		goto done;
+	}
+	const airi_value *r = airi_json_root(rdoc);
+	const airi_value *cid = airi_value_get(r, "conditions");
+	if (!cid) {
+		rc = airi__err(err, AIRI_ECORRUPT,
+			       "stored run %s has no conditions", hex);
+		goto done;
+	}
+	{
+		airi_digest cd;
+		char tmp[80];
+		size_t n;
+		const char *p = airi_value_string(cid, &n);
+		if (!p || n >= sizeof(tmp)) {
+			rc = airi__err(err, AIRI_ECORRUPT, "bad run object");
+			goto done;
+		}
+		memcpy(tmp, p, n);
+		tmp[n] = 0;
+		if (airi_digest_parse(tmp, &cd)) {
+			rc = airi__err(err, AIRI_ECORRUPT, "bad run object");
+			goto done;
+		}
+		if ((rc = get_parsed(s, &cd, &cbody, &cn, &cdoc, err))) {
+			if (rc == AIRI_ENOTFOUND)
+				rc = airi__err(err, AIRI_ECORRUPT,
+					       "conditions object %s is "
+					       "missing",
+					       tmp);
+			goto done;
+		}
+	}
+	const airi_value *secs = airi_value_get(airi_json_root(cdoc),
+						"sections");
+	airi__buf_adds(&b, "{\"conditions\":{");
+	for (size_t i = 0; i < airi_value_count(secs); i++) {
+		size_t kn;
+		const char *k = airi_value_key_at(secs, i, &kn);
+		if (i)
+			airi__buf_addc(&b, ',');
+		airi__canon_string(&b, k, kn);
+		airi__buf_addc(&b, ':');
+		if ((rc = get_into(s, airi_value_at(secs, i), &b, err)))
+			goto done;
+	}
+	airi__buf_addc(&b, '}');
+	if (airi_value_get(r, "meta")) {
+		airi__buf_adds(&b, ",\"meta\":");
+		if ((rc = get_into(s, airi_value_get(r, "meta"), &b, err)))
+			goto done;
+	}
+	if (airi_value_get(r, "output")) {
+		airi__buf_adds(&b, ",\"output\":");
+		if ((rc = get_into(s, airi_value_get(r, "output"), &b, err)))
+			goto done;
+	}
+	if (airi_value_get(r, "trajectory")) {
+		const airi_value *tid = airi_value_get(r, "trajectory");
+		airi_digest td;
+		char tmp[80];
+		size_t n;
+		const char *p = airi_value_string(tid, &n);
+		if (!p || n >= sizeof(tmp)) {
+			rc = airi__err(err, AIRI_ECORRUPT, "bad run object");
+			goto done;
+		}
+		memcpy(tmp, p, n);
+		tmp[n] = 0;
+		if (airi_digest_parse(tmp, &td) ||
+		    (rc = get_parsed(s, &td, &tbody, &tn, &tdoc, err))) {
+			if (!rc || rc == AIRI_ENOTFOUND)
+				rc = airi__err(err, AIRI_ECORRUPT,
+					       "trajectory object %s is "
+					       "missing",
+					       tmp);
+			goto done;
+		}
+		const airi_value *steps = airi_value_get(airi_json_root(tdoc),
+							 "steps");
+		airi__buf_adds(&b, ",\"trajectory\":[");
+		for (size_t i = 0; i < airi_value_count(steps); i++) {
+			if (i)
+				airi__buf_addc(&b, ',');
+			if ((rc = get_into(s, airi_value_at(steps, i), &b, err)))
+				goto done;
+		}
+		airi__buf_addc(&b, ']');
+	}
+	airi__buf_addc(&b, '}');
+	if (b.failed) {
+		rc = airi__err(err, AIRI_ENOMEM, "out of memory");
+		goto done;
+	}
+	{
+		airi_manifest *m = NULL;
+		airi_error e2;
+		rc = airi_manifest_parse(b.p, b.n, &m, &e2);
+		if (rc) {
+			rc = airi__err(err, AIRI_ECORRUPT,
+				       "stored run %s does not rebuild into a "
+				       "valid manifest: %s",
+				       hex, e2.message);
+			goto done;
+		}
+		if (!airi_digest_equal(airi_manifest_run_id(m), run)) {
+			airi_manifest_free(m);
+			rc = airi__err(err, AIRI_ECORRUPT,
+				       "stored run %s rebuilds into a "
+				       "different run ID (corrupt store)",
+				       hex);
+			goto done;
+		}
+		*out = m;
+	}
+done:
+	airi__buf_release(&b);
+	airi_json_free(rdoc);
+	airi_json_free(cdoc);
+	airi_json_free(tdoc);
+	free(rbody);
+	free(cbody);
+	free(tbody);
+	return rc;
+}
+
+int airi_store_list(airi_store *s, const airi_filter *f, airi_run_fn fn,
+		    void *ctx, airi_error *err)
+{
+	airi_filter none;
+	if (!f) {
+		memset(&none, 0, sizeof(none));
+		f = &none;
+	}
+	if (f->conditions) {
+		airi_digest lo, hi;
+		size_t nib;
+		if (airi__prefix_range(f->conditions, &lo, &hi, &nib))
+			return airi__err(err, AIRI_EINVAL,
+					 "invalid conditions ID \"%.80s\"",
+					 f->conditions);
+	}
+	return s->ops->list(s->impl, f, fn, ctx, err);
+}
+
+/* ---- fsck --------------------------------------------------------------- */
+
+struct fsck_ctx {
+	airi_store *s;
+	airi_problem_fn fn;
+	void *ctx;
+	size_t objects, problems;
+};
+
+static void problem(struct fsck_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void problem(struct fsck_ctx *c, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->problems++;
+	if (c->fn)
+		c->fn(c->ctx, msg);
+}
+
+static int fsck_object(void *ctx, const airi_digest *d, const char *body,
+		       size_t n)
+{
+	struct fsck_ctx *c = ctx;
+	airi_digest got;
+	char h[AIRI_DIGEST_STRLEN];
+	c->objects++;
+	airi_digest_format(d, h);
+	if (airi_digest_bytes(body, n, &got))
+		return AIRI_ENOMEM;
+	if (!airi_digest_equal(&got, d)) {
+		char g[AIRI_DIGEST_STRLEN];
+		airi_digest_format(&got, g);
+		problem(c, "object %s: content hashes to %s", h, g);
+		return 0;
+	}
+	airi_json *doc = NULL;
+	airi_error e;
+	if (airi_json_parse(body, n, &doc, &e)) {
+		problem(c, "object %s: not valid JSON: %s", h, e.message);
+		return 0;
+	}
+	char *canon = NULL;
+	size_t cn = 0;
+	if (airi_canon(airi_json_root(doc), &canon, &cn) == 0 &&
+	    (cn != n || memcmp(canon, body, n) != 0))
+		problem(c, "object %s: not in canonical form", h);
+	free(canon);
+	airi_json_free(doc);
+	return 0;
+}
+
+static int fsck_run(void *ctx, const airi_digest *d)
+{
+	struct fsck_ctx *c = ctx;
+	airi_manifest *m = NULL;
+	airi_error e;
+	int rc = airi_store_fetch(c->s, d, &m, &e);
+	if (rc == AIRI_ENOMEM)
+		return rc;
+	if (rc) {
+		char h[AIRI_DIGEST_STRLEN];
+		airi_digest_format(d, h);
+		problem(c, "run %s: %s", h, e.message);
+	}
+	airi_manifest_free(m);
+	return 0;
+}
+
+int airi_store_fsck(airi_store *s, airi_problem_fn fn, void *ctx,
+		    size_t *objects, size_t *problems, airi_error *err)
+{
+	struct fsck_ctx c = {s, fn, ctx, 0, 0};
+	int rc = s->ops->each_object(s->impl, fsck_object, &c, err);
+	if (!rc)
+		rc = s->ops->each_run(s->impl, fsck_run, &c, err);
+	if (rc)
+		return rc;
+	if (objects)
+		*objects = c.objects;
+	if (problems)
+		*problems = c.problems;
+	return 0;
+}

@@ -1,0 +1,508 @@
+/*
+ * store_sqlite.c - the embedded default store backend: one SQLite file in
+ * WAL mode with synchronous=FULL (a commit is durable when it returns).
+ *
+ * Schema (version 1, PRAGMA user_version):
+ *   objects(digest BLOB PRIMARY KEY, body BLOB)  content-addressed, each
+ *       section, step, output, meta and identity object stored once;
+ *   runs(id BLOB UNIQUE, conditions BLOB, recorded_ms, time_ms, model,
+ *       resolved, summary)  one row per run, indexed by time, model and
+ *       conditions ID.
+ * A store with a newer user_version than this code knows is refused.
+ */
+#define _GNU_SOURCE
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define SCHEMA_VERSION 1
+
+enum {
+	ST_PUT_OBJ,
+	ST_GET_OBJ,
+	ST_HAS_RUN,
+	ST_PUT_RUN,
+	ST_FIND,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	"INSERT OR IGNORE INTO objects(digest, body) VALUES (?1, ?2)",
+	"SELECT body FROM objects WHERE digest = ?1",
+	"SELECT 1 FROM runs WHERE id = ?1",
+	"INSERT OR IGNORE INTO runs(id, conditions, recorded_ms, time_ms, "
+	"model, resolved, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	"SELECT id FROM runs WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
+};
+
+typedef struct sq {
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *st[ST_COUNT];
+} sq;
+
+static int sq_fail(sq *q, airi_error *err, const char *what)
+{
+	return airi__err(err, AIRI_ESTORE, "store %s: %s: %s",
+			 q && q->path ? q->path : "?", what,
+			 q && q->db ? sqlite3_errmsg(q->db) : "cannot open");
+}
+
+static int exec(sq *q, const char *sql, airi_error *err)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(q->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+		airi__err(err, AIRI_ESTORE, "store %s: %s", q->path,
+			  msg ? msg : sqlite3_errmsg(q->db));
+		sqlite3_free(msg);
+		return AIRI_ESTORE;
+	}
+	return 0;
+}
+
+/* mkdir -p of the file's directory, new directories mode 0700 */
+static int make_parent(const char *path, airi_error *err)
+{
+	char *dir = strdup(path);
+	if (!dir)
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	char *slash = strrchr(dir, '/');
+	if (!slash || slash == dir) {
+		free(dir);
+		return 0;
+	}
+	*slash = 0;
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(dir, 0700) && errno != EEXIST) {
+			int e = errno;
+			airi__err(err, AIRI_EIO, "cannot create directory %s: %s",
+				  dir, strerror(e));
+			free(dir);
+			return AIRI_EIO;
+		}
+		*p = '/';
+	}
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		int e = errno;
+		airi__err(err, AIRI_EIO, "cannot create directory %s: %s", dir,
+			  strerror(e));
+		free(dir);
+		return AIRI_EIO;
+	}
+	free(dir);
+	return 0;
+}
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS objects("
+	" digest BLOB PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS runs("
+	" seq INTEGER PRIMARY KEY,"
+	" id BLOB NOT NULL UNIQUE,"
+	" conditions BLOB NOT NULL,"
+	" recorded_ms INTEGER NOT NULL,"
+	" time_ms INTEGER NOT NULL,"
+	" model TEXT, resolved TEXT, summary TEXT);"
+	"CREATE INDEX IF NOT EXISTS runs_time ON runs(time_ms, seq);"
+	"CREATE INDEX IF NOT EXISTS runs_model ON runs(model, time_ms);"
+	"CREATE INDEX IF NOT EXISTS runs_resolved ON runs(resolved, time_ms);"
+	"CREATE INDEX IF NOT EXISTS runs_conditions ON runs(conditions);"
+	"PRAGMA user_version = 1;";
+
+static void sq_close(void *impl)
+{
+	sq *q = impl;
+	if (!q)
+		return;
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(q->st[i]);
+	sqlite3_close(q->db);
+	free(q->path);
+	free(q);
+}
+
+static int sq_open(const char *location, unsigned flags, void **impl,
+		   airi_error *err)
+{
+	sq *q = calloc(1, sizeof(*q));
+	struct stat stt;
+	int rc, exists;
+	if (!q || !(q->path = strdup(location))) {
+		free(q);
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	}
+	exists = stat(location, &stt) == 0;
+	if (!exists) {
+		if (!(flags & AIRI_STORE_CREATE) || (flags & AIRI_STORE_READONLY)) {
+			rc = airi__err(err, AIRI_ENOTFOUND,
+				       "no store at %s (record a run first, or "
+				       "pass --store)",
+				       location);
+			sq_close(q);
+			return rc;
+		}
+		if ((rc = make_parent(location, err))) {
+			sq_close(q);
+			return rc;
+		}
+		/* create the file with mode 0600 before SQLite sees it; the
+		 * -wal and -shm files inherit its permissions */
+		int fd = open(location, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+			      0600);
+		if (fd < 0 && errno != EEXIST) {
+			int e = errno;
+			rc = airi__err(err, AIRI_EIO, "cannot create store %s: %s",
+				       location, strerror(e));
+			sq_close(q);
+			return rc;
+		}
+		if (fd >= 0)
+			close(fd);
+	} else if (!S_ISREG(stt.st_mode)) {
+		rc = airi__err(err, AIRI_EINVAL, "store %s is not a file",
+			       location);
+		sq_close(q);
+		return rc;
+	}
+	int oflags = (flags & AIRI_STORE_READONLY) ? SQLITE_OPEN_READONLY
+						   : SQLITE_OPEN_READWRITE;
+	if (sqlite3_open_v2(location, &q->db, oflags | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		rc = sq_fail(q, err, "cannot open");
+		sq_close(q);
+		return rc;
+	}
+	sqlite3_busy_timeout(q->db, 10000);
+	sqlite3_extended_result_codes(q->db, 1);
+	/* refuse newer schemas before touching anything */
+	{
+		sqlite3_stmt *st;
+		int ver = 0;
+		if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st,
+				       NULL) != SQLITE_OK) {
+			rc = sq_fail(q, err, "not a readable SQLite store");
+			sq_close(q);
+			return rc;
+		}
+		if (sqlite3_step(st) == SQLITE_ROW)
+			ver = sqlite3_column_int(st, 0);
+		else {
+			sqlite3_finalize(st);
+			rc = sq_fail(q, err, "not a readable SQLite store");
+			sq_close(q);
+			return rc;
+		}
+		sqlite3_finalize(st);
+		if (ver > SCHEMA_VERSION) {
+			rc = airi__err(err, AIRI_ESCHEMA,
+				       "store %s has schema version %d; this "
+				       "airi understands up to %d (upgrade "
+				       "airi)",
+				       location, ver, SCHEMA_VERSION);
+			sq_close(q);
+			return rc;
+		}
+		if (!(flags & AIRI_STORE_READONLY)) {
+			if ((rc = exec(q, "PRAGMA journal_mode=WAL;"
+					  "PRAGMA synchronous=FULL;",
+				       err)) ||
+			    (ver < SCHEMA_VERSION &&
+			     (rc = exec(q, schema_sql, err)))) {
+				sq_close(q);
+				return rc;
+			}
+		} else if (ver == 0) {
+			rc = airi__err(err, AIRI_ENOTFOUND,
+				       "%s is not an airi store", location);
+			sq_close(q);
+			return rc;
+		}
+	}
+	for (int i = 0; i < ST_COUNT; i++) {
+		if (sqlite3_prepare_v3(q->db, stmt_sql[i], -1,
+				       SQLITE_PREPARE_PERSISTENT, &q->st[i],
+				       NULL) != SQLITE_OK) {
+			rc = sq_fail(q, err, "not an airi store");
+			sq_close(q);
+			return rc;
+		}
+	}
+	*impl = q;
+	return 0;
+}
+
+static int sq_begin(void *impl, airi_error *err)
+{
+	return exec(impl, "BEGIN IMMEDIATE", err);
+}
+
+static int sq_commit(void *impl, airi_error *err)
+{
+	return exec(impl, "COMMIT", err);
+}
+
+static void sq_rollback(void *impl)
+{
+	sq *q = impl;
+	if (!sqlite3_get_autocommit(q->db))
+		sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static int sq_put_object(void *impl, const airi_digest *d, const void *body,
+			 size_t n, airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_PUT_OBJ];
+	int rc;
+	sqlite3_bind_blob(st, 1, d->bytes, AIRI_DIGEST_SIZE, SQLITE_STATIC);
+	sqlite3_bind_blob64(st, 2, n ? body : "", n, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(q, err, "cannot store object");
+	return 0;
+}
+
+static int sq_get_object(void *impl, const airi_digest *d, char **body,
+			 size_t *n, airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_GET_OBJ];
+	int rc, ret = 0;
+	sqlite3_bind_blob(st, 1, d->bytes, AIRI_DIGEST_SIZE, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const void *p = sqlite3_column_blob(st, 0);
+		size_t len = (size_t)sqlite3_column_bytes(st, 0);
+		char *b = malloc(len + 1);
+		if (!b) {
+			ret = airi__err(err, AIRI_ENOMEM, "out of memory");
+		} else {
+			if (len)
+				memcpy(b, p, len);
+			b[len] = 0;
+			*body = b;
+			*n = len;
+		}
+	} else if (rc == SQLITE_DONE) {
+		char h[AIRI_DIGEST_STRLEN];
+		airi_digest_format(d, h);
+		ret = airi__err(err, AIRI_ENOTFOUND, "no object %s in the store",
+				h);
+	} else {
+		ret = sq_fail(q, err, "cannot read object");
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int sq_has_run(void *impl, const airi_digest *run, int *found,
+		      airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_HAS_RUN];
+	int rc;
+	sqlite3_bind_blob(st, 1, run->bytes, AIRI_DIGEST_SIZE, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return sq_fail(q, err, "cannot look up run");
+	*found = rc == SQLITE_ROW;
+	return 0;
+}
+
+static int sq_put_run(void *impl, const struct airi__run_row *row,
+		      int *created, airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_PUT_RUN];
+	int rc;
+	sqlite3_bind_blob(st, 1, row->run.bytes, AIRI_DIGEST_SIZE,
+			  SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, row->conditions.bytes, AIRI_DIGEST_SIZE,
+			  SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, row->recorded_ms);
+	sqlite3_bind_int64(st, 4, row->time_ms);
+	if (row->model)
+		sqlite3_bind_text(st, 5, row->model, -1, SQLITE_STATIC);
+	if (row->resolved)
+		sqlite3_bind_text(st, 6, row->resolved, -1, SQLITE_STATIC);
+	if (row->summary)
+		sqlite3_bind_text(st, 7, row->summary, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(q, err, "cannot store run");
+	*created = sqlite3_changes(q->db) > 0;
+	return 0;
+}
+
+static int sq_find_runs(void *impl, const airi_digest *lo,
+			const airi_digest *hi, airi_digest *out, size_t max,
+			size_t *found, airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_FIND];
+	size_t n = 0;
+	int rc;
+	sqlite3_bind_blob(st, 1, lo->bytes, AIRI_DIGEST_SIZE, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, hi->bytes, AIRI_DIGEST_SIZE, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (sqlite3_column_bytes(st, 0) == AIRI_DIGEST_SIZE && n < max)
+			memcpy(out[n++].bytes, sqlite3_column_blob(st, 0),
+			       AIRI_DIGEST_SIZE);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(q, err, "cannot look up runs");
+	*found = n;
+	return 0;
+}
+
+static int sq_list(void *impl, const airi_filter *f, airi_run_fn fn,
+		   void *ctx, airi_error *err)
+{
+	sq *q = impl;
+	airi__buf sql;
+	sqlite3_stmt *st = NULL;
+	airi_digest lo, hi;
+	size_t nib;
+	int rc, ret = 0, idx = 1;
+	airi__buf_init(&sql);
+	airi__buf_adds(&sql, "SELECT id, conditions, recorded_ms, time_ms, "
+			     "model, resolved, summary FROM runs WHERE 1");
+	if (f->model)
+		airi__buf_adds(&sql, " AND (model = ?1 OR resolved = ?1)");
+	if (f->has_since)
+		airi__buf_adds(&sql, " AND time_ms >= ?2");
+	if (f->has_until)
+		airi__buf_adds(&sql, " AND time_ms < ?3");
+	if (f->conditions) {
+		airi__prefix_range(f->conditions, &lo, &hi, &nib);
+		airi__buf_adds(&sql, " AND conditions >= ?4 AND conditions <= ?5");
+	}
+	airi__buf_adds(&sql, " ORDER BY time_ms DESC, seq DESC");
+	if (f->limit)
+		airi__buf_adds(&sql, " LIMIT ?6");
+	(void)idx;
+	if (sql.failed || sqlite3_prepare_v2(q->db, sql.p, -1, &st, NULL) !=
+				  SQLITE_OK) {
+		airi__buf_release(&sql);
+		return sq_fail(q, err, "cannot list runs");
+	}
+	airi__buf_release(&sql);
+	if (f->model)
+		sqlite3_bind_text(st, 1, f->model, -1, SQLITE_STATIC);
+	if (f->has_since)
+		sqlite3_bind_int64(st, 2, f->since_ms);
+	if (f->has_until)
+		sqlite3_bind_int64(st, 3, f->until_ms);
+	if (f->conditions) {
+		sqlite3_bind_blob(st, 4, lo.bytes, AIRI_DIGEST_SIZE,
+				  SQLITE_TRANSIENT);
+		sqlite3_bind_blob(st, 5, hi.bytes, AIRI_DIGEST_SIZE,
+				  SQLITE_TRANSIENT);
+	}
+	if (f->limit)
+		sqlite3_bind_int64(st, 6, (sqlite3_int64)f->limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		airi_run_info info;
+		memset(&info, 0, sizeof(info));
+		if (sqlite3_column_bytes(st, 0) != AIRI_DIGEST_SIZE ||
+		    sqlite3_column_bytes(st, 1) != AIRI_DIGEST_SIZE)
+			continue;
+		memcpy(info.run.bytes, sqlite3_column_blob(st, 0),
+		       AIRI_DIGEST_SIZE);
+		memcpy(info.conditions.bytes, sqlite3_column_blob(st, 1),
+		       AIRI_DIGEST_SIZE);
+		info.recorded_ms = sqlite3_column_int64(st, 2);
+		info.time_ms = sqlite3_column_int64(st, 3);
+		info.model = (const char *)sqlite3_column_text(st, 4);
+		info.model_resolved = (const char *)sqlite3_column_text(st, 5);
+		info.summary = (const char *)sqlite3_column_text(st, 6);
+		if ((ret = fn(ctx, &info)))
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = sq_fail(q, err, "cannot list runs");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int sq_each_object(void *impl, airi__object_fn fn, void *ctx,
+			  airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+	if (sqlite3_prepare_v2(q->db, "SELECT digest, body FROM objects", -1,
+			       &st, NULL) != SQLITE_OK)
+		return sq_fail(q, err, "cannot read objects");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		airi_digest d;
+		memset(&d, 0, sizeof(d));
+		int dn = sqlite3_column_bytes(st, 0);
+		memcpy(d.bytes, sqlite3_column_blob(st, 0),
+		       dn < AIRI_DIGEST_SIZE ? (size_t)dn : AIRI_DIGEST_SIZE);
+		const char *body = sqlite3_column_blob(st, 1);
+		size_t n = (size_t)sqlite3_column_bytes(st, 1);
+		if ((ret = fn(ctx, &d, body ? body : "", n)))
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = sq_fail(q, err, "cannot read objects");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+static int sq_each_run(void *impl, airi__digest_fn fn, void *ctx,
+		       airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+	if (sqlite3_prepare_v2(q->db, "SELECT id FROM runs ORDER BY seq", -1,
+			       &st, NULL) != SQLITE_OK)
+		return sq_fail(q, err, "cannot read runs");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		airi_digest d;
+		if (sqlite3_column_bytes(st, 0) != AIRI_DIGEST_SIZE)
+			continue;
+		memcpy(d.bytes, sqlite3_column_blob(st, 0), AIRI_DIGEST_SIZE);
+		if ((ret = fn(ctx, &d)))
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = sq_fail(q, err, "cannot read runs");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+const struct airi__store_ops airi__sqlite_ops = {
+	.name = "sqlite",
+	.open = sq_open,
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.put_object = sq_put_object,
+	.get_object = sq_get_object,
+	.has_run = sq_has_run,
+	.put_run = sq_put_run,
+	.find_runs = sq_find_runs,
+	.list = sq_list,
+	.each_object = sq_each_object,
+	.each_run = sq_each_run,
+};

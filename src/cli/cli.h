@@ -1,0 +1,104 @@
+/*
+ * cli.h - what the subcommands of the `airi` command share: the dispatch
+ * entry, option parsing that accepts options anywhere after the command
+ * name, input reading, store opening, error printing and exit codes.
+ */
+#ifndef AIRI_CLI_H
+#define AIRI_CLI_H
+
+#include "airi.h"
+
+#include <stdio.h>
+
+/* Exit statuses (documented in docs/airi.1, EXIT STATUS) */
+#define EXIT_DIFFERENT 1 /* diff: runs differ; check: not pinned */
+#define EXIT_TROUBLE 2   /* store errors, unknown IDs, internal failures */
+#define EXIT_USAGE 64    /* bad command line */
+#define EXIT_DATAERR 65  /* rejected input (malformed JSON, bad manifest) */
+#define EXIT_NOINPUT 66  /* an input file cannot be opened or read */
+
+struct opt {
+	const char *name; /* long name without "--" */
+	int has_arg;
+	const char *help;
+};
+
+#define MAX_POS 16
+#define MAX_OPTS 24
+
+struct args {
+	const char *cmd;
+	int npos;
+	const char *pos[MAX_POS];
+	const char *val[MAX_OPTS]; /* value for options with an argument */
+	int set[MAX_OPTS];         /* how many times each option was given */
+	const struct opt *tab;
+};
+
+struct cmd {
+	const char *name;
+	int (*fn)(struct args *a);
+	const struct opt *opts;
+	const char *usage;   /* one line: "airi NAME ..." */
+	const char *summary; /* what it does, one line */
+	const char *help;    /* more text, may be NULL */
+};
+
+/* Options every command accepts. */
+#define COMMON_OPTS {"help", 0, "show this help"}
+
+int cli_parse(int argc, char **argv, const struct cmd *c, struct args *a);
+int cli_opt(const struct args *a, const char *name);
+const char *cli_val(const struct args *a, const char *name);
+void cli_usage(const struct cmd *c, FILE *f);
+
+/* Reads a whole file ("-" or NULL: standard input). On failure prints a
+ * message and returns -1; *len and *data set on success (free(data)). */
+int cli_read(const char *path, char **data, size_t *len);
+/* A display name for an input path. */
+const char *cli_name(const char *path);
+
+/* Prints "airi: NAME:LINE:COL (byte N): message" or "airi: message". */
+void cli_error(const char *name, const airi_error *err);
+void cli_errorf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Exit status for a library error code. */
+int cli_status(int code);
+
+/* Opens the store named by --store, $AIRI_STORE or the default location.
+ * Prints the error and returns NULL on failure (*status set). */
+airi_store *cli_store(const struct args *a, unsigned flags, int *status);
+
+/* Loads a manifest from a file path, "-", or a run ID prefix in the store
+ * (opened on demand into *store). Returns an exit status. */
+int cli_load_run(const struct args *a, const char *what, airi_store **store,
+		 airi_manifest **out);
+/* True when the argument names an existing file or "-". */
+int cli_is_file(const char *arg);
+
+/* A string value as a NUL-terminated string (copied into one of a few
+ * rotating static buffers, cut at 1023 bytes): for labels, not content. */
+const char *cli_s(const airi_value *v);
+void cli_short(const airi_digest *d, char out[16]);
+int cli_write(const void *p, size_t n);
+
+/* Pretty-prints a value with 2-space indentation (keys in canonical
+ * order, strings and numbers in canonical form). */
+void cli_pretty(FILE *f, const airi_value *v, int indent);
+/* Prints the canonical form of a value cut to at most max bytes. */
+void cli_inline(FILE *f, const airi_value *v, size_t max);
+
+extern const struct cmd cli_commands[];
+extern const size_t cli_ncommands;
+
+int cmd_canon(struct args *a);
+int cmd_id(struct args *a);
+int cmd_record(struct args *a);
+int cmd_show(struct args *a);
+int cmd_check(struct args *a);
+int cmd_log(struct args *a);
+int cmd_diff(struct args *a);
+int cmd_fsck(struct args *a);
+int cmd_help(struct args *a);
+int cmd_version(struct args *a);
+
+#endif

@@ -1,0 +1,165 @@
+/*
+ * main.c - the `airi` command: one table of subcommands, each implemented
+ * in its own file with its own option table and usage text (git's
+ * builtin/ layout). The return value of a subcommand is the exit status.
+ */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <locale.h>
+#include <string.h>
+
+static const struct opt no_opts[] = {COMMON_OPTS, {0}};
+static const struct opt canon_opts[] = {COMMON_OPTS, {0}};
+static const struct opt id_opts[] = {
+	COMMON_OPTS, {"json", 0, "print all identities as canonical JSON"}, {0}};
+static const struct opt record_opts[] = {
+	COMMON_OPTS,
+	{"store", 1, "store location (default: $AIRI_STORE or ~/.local/share/airi/airi.db)"},
+	{"jsonl", 0, "one manifest per line (bulk import, all-or-nothing)"},
+	{"batch", 1, "with --jsonl: commit every N lines (each batch all-or-nothing)"},
+	{"json", 0, "print identities as JSON"},
+	{0}};
+static const struct opt show_opts[] = {
+	COMMON_OPTS,
+	{"store", 1, "store location"},
+	{"json", 0, "print one canonical JSON object"},
+	{"manifest", 0, "print only the canonical manifest bytes"},
+	{0}};
+static const struct opt check_opts[] = {
+	COMMON_OPTS, {"store", 1, "store location"},
+	{"json", 0, "print the report as JSON"}, {0}};
+static const struct opt log_opts[] = {
+	COMMON_OPTS,
+	{"store", 1, "store location"},
+	{"json", 0, "print a JSON array"},
+	{"model", 1, "only runs whose requested or resolved model is this"},
+	{"since", 1, "only runs at or after this RFC 3339 time"},
+	{"until", 1, "only runs before this RFC 3339 time"},
+	{"conditions", 1, "only runs with this conditions ID (or prefix)"},
+	{"limit", 1, "at most N runs"},
+	{0}};
+static const struct opt diff_opts[] = {
+	COMMON_OPTS, {"store", 1, "store location"},
+	{"json", 0, "print the report as canonical JSON"}, {0}};
+static const struct opt fsck_opts[] = {
+	COMMON_OPTS, {"store", 1, "store location"},
+	{"json", 0, "print the result as JSON"}, {0}};
+
+const struct cmd cli_commands[] = {
+	{"canon", cmd_canon, canon_opts, "airi canon [FILE|-]",
+	 "Print the RFC 8785 canonical bytes of any JSON text (no trailing "
+	 "newline).",
+	 "Rejected input (malformed JSON, duplicate keys, invalid UTF-8, lone\n"
+	 "surrogates, numbers that overflow or integers beyond 2^53, a BOM,\n"
+	 "nesting beyond 1000 levels) exits 65 with the place named."},
+	{"id", cmd_id, id_opts, "airi id [--json] [FILE|-]",
+	 "Print the run ID of a manifest without storing it.", NULL},
+	{"record", cmd_record, record_opts,
+	 "airi record [--store PATH] [--jsonl [--batch N]] [FILE|-]",
+	 "Store a manifest and print its run ID.",
+	 "Recording the same manifest twice is a no-op that prints the same "
+	 "ID.\nWith --jsonl, every line is a manifest; nothing is stored "
+	 "unless the\nwhole batch is valid."},
+	{"show", cmd_show, show_opts, "airi show [--json|--manifest] ID|FILE",
+	 "Show a run: identities, section digests, the manifest and its "
+	 "completeness.",
+	 NULL},
+	{"check", cmd_check, check_opts, "airi check [--json] ID|FILE",
+	 "Print the completeness verdict of a run: pinned, partial or opaque.",
+	 "Exit status 0 when pinned, 1 when partial or opaque."},
+	{"log", cmd_log, log_opts,
+	 "airi log [--model M] [--since T] [--until T] [--conditions ID] "
+	 "[--limit N] [--json]",
+	 "List runs, newest first.", NULL},
+	{"diff", cmd_diff, diff_opts, "airi diff [--json] A B",
+	 "Compare two runs (IDs or manifest files) section by section.",
+	 "Exit status like diff(1): 0 same run, 1 different, 2 trouble."},
+	{"fsck", cmd_fsck, fsck_opts, "airi fsck [--store PATH] [--json]",
+	 "Recompute every stored object's digest and check every run "
+	 "rebuilds.",
+	 "Exit status 0 when clean, 1 when problems were found."},
+	{"help", cmd_help, no_opts, "airi help [COMMAND]",
+	 "Show help for airi or for one command.", NULL},
+	{"version", cmd_version, no_opts, "airi version",
+	 "Print the version.", NULL},
+};
+const size_t cli_ncommands = sizeof(cli_commands) / sizeof(cli_commands[0]);
+
+static void overview(FILE *f)
+{
+	fprintf(f, "usage: airi COMMAND [ARGS]\n\n"
+		   "airi gives AI runs a content-derived identity.\n\n"
+		   "commands:\n");
+	for (size_t i = 0; i < cli_ncommands; i++)
+		fprintf(f, "  %-8s %s\n", cli_commands[i].name,
+			cli_commands[i].summary);
+	fprintf(f, "\n'airi help COMMAND' shows a command's options. The "
+		   "identity format is\ndefined in docs/spec.md; see also "
+		   "airi(1).\n");
+}
+
+static const struct cmd *find(const char *name)
+{
+	for (size_t i = 0; i < cli_ncommands; i++)
+		if (!strcmp(cli_commands[i].name, name))
+			return &cli_commands[i];
+	return NULL;
+}
+
+int cmd_help(struct args *a)
+{
+	if (a->npos == 0) {
+		overview(stdout);
+		return 0;
+	}
+	const struct cmd *c = find(a->pos[0]);
+	if (!c) {
+		cli_errorf("no such command: %s", a->pos[0]);
+		return EXIT_USAGE;
+	}
+	cli_usage(c, stdout);
+	return 0;
+}
+
+int cmd_version(struct args *a)
+{
+	(void)a;
+	printf("airi %s\n", AIRI_VERSION);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	const struct cmd *c;
+	int rc;
+	if (argc < 2) {
+		overview(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		overview(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version"))
+		return cmd_version(NULL);
+	c = find(argv[1]);
+	if (!c) {
+		cli_errorf("'%s' is not an airi command (see 'airi help')",
+			   argv[1]);
+		return EXIT_USAGE;
+	}
+	if ((rc = cli_parse(argc - 2, argv + 2, c, &a)))
+		return rc;
+	if (cli_opt(&a, "help")) {
+		cli_usage(c, stdout);
+		return 0;
+	}
+	rc = c->fn(&a);
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_errorf("error writing output");
+		return rc ? rc : EXIT_TROUBLE;
+	}
+	return rc;
+}

@@ -1,0 +1,216 @@
+/*
+ * record.c - `airi record`: store one manifest, or with --jsonl one per
+ * line as a bulk import where each batch is one transaction (all lines
+ * valid and stored, or nothing stored). IDs are printed only after the
+ * batch that holds them is durable.
+ */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int print_ids(const airi_manifest *m, int json)
+{
+	if (json) {
+		char *j;
+		size_t n;
+		if (airi_manifest_ids_json(m, &j, &n))
+			return -1;
+		cli_write(j, n);
+		putchar('\n');
+		free(j);
+	} else {
+		char d[AIRI_DIGEST_STRLEN];
+		airi_digest_format(airi_manifest_run_id(m), d);
+		d[AIRI_DIGEST_STRLEN - 1] = '\n';
+		cli_write(d, AIRI_DIGEST_STRLEN);
+	}
+	return 0;
+}
+
+static int record_one(struct args *a, const char *path)
+{
+	char *data;
+	size_t len;
+	airi_manifest *m;
+	airi_store *s;
+	airi_error err;
+	int rc, status = 0;
+	if (cli_read(path, &data, &len))
+		return EXIT_NOINPUT;
+	rc = airi_manifest_parse(data, len, &m, &err);
+	free(data);
+	if (rc) {
+		cli_error(cli_name(path), &err);
+		return cli_status(rc);
+	}
+	if (!(s = cli_store(a, AIRI_STORE_CREATE, &status))) {
+		airi_manifest_free(m);
+		return status;
+	}
+	rc = airi_store_record(s, m, NULL, &err);
+	if (rc) {
+		cli_error(NULL, &err);
+		status = EXIT_TROUBLE;
+	} else {
+		print_ids(m, cli_opt(a, "json"));
+	}
+	airi_manifest_free(m);
+	airi_store_close(s);
+	return status;
+}
+
+static int record_jsonl(struct args *a, const char *path)
+{
+	char *data;
+	size_t len, batch = 0, pos = 0, lineno = 0, in_batch = 0;
+	airi_store *s;
+	airi_error err;
+	char *ids = NULL; /* printed after each commit */
+	size_t ids_n = 0, ids_cap = 0;
+	int rc = 0, status = 0, json = cli_opt(a, "json");
+	const char *bv = cli_val(a, "batch");
+	if (bv) {
+		char *end;
+		unsigned long long v = strtoull(bv, &end, 10);
+		if (!*bv || *end || v == 0) {
+			cli_errorf("record: --batch needs a positive number, "
+				   "not \"%s\"",
+				   bv);
+			return EXIT_USAGE;
+		}
+		batch = (size_t)v;
+	}
+	if (cli_read(path, &data, &len))
+		return EXIT_NOINPUT;
+	if (!(s = cli_store(a, AIRI_STORE_CREATE, &status))) {
+		free(data);
+		return status;
+	}
+	while (pos < len && !status) {
+		char *nl = memchr(data + pos, '\n', len - pos);
+		size_t end = nl ? (size_t)(nl - data) : len;
+		size_t start = pos;
+		lineno++;
+		pos = nl ? end + 1 : len;
+		size_t ll = end - start;
+		if (ll && data[end - 1] == '\r')
+			ll--;
+		/* blank lines are skipped */
+		size_t k = 0;
+		while (k < ll && (data[start + k] == ' ' ||
+				  data[start + k] == '\t'))
+			k++;
+		if (k == ll)
+			continue;
+		airi_manifest *m;
+		rc = airi_manifest_parse(data + start, ll, &m, &err);
+		if (rc) {
+			/* report the place in the whole file */
+			err.offset += start;
+			if (err.has_position)
+				err.line = lineno + err.line - 1;
+			cli_error(cli_name(path), &err);
+			status = cli_status(rc);
+			break;
+		}
+		if (!in_batch) {
+			if ((rc = airi_store_begin(s, &err))) {
+				cli_error(NULL, &err);
+				status = EXIT_TROUBLE;
+				airi_manifest_free(m);
+				break;
+			}
+		}
+		rc = airi_store_record(s, m, NULL, &err);
+		if (!rc) {
+			char *j = NULL;
+			size_t n = 0;
+			char d[AIRI_DIGEST_STRLEN];
+			if (json) {
+				rc = airi_manifest_ids_json(m, &j, &n);
+			} else {
+				airi_digest_format(airi_manifest_run_id(m), d);
+				j = d;
+				n = AIRI_DIGEST_STRLEN - 1;
+			}
+			if (!rc && ids_n + n + 1 > ids_cap) {
+				size_t cap = ids_cap ? ids_cap * 2 : 1 << 16;
+				while (cap < ids_n + n + 1)
+					cap *= 2;
+				char *p = realloc(ids, cap);
+				if (!p)
+					rc = AIRI_ENOMEM;
+				else {
+					ids = p;
+					ids_cap = cap;
+				}
+			}
+			if (!rc) {
+				memcpy(ids + ids_n, j, n);
+				ids_n += n;
+				ids[ids_n++] = '\n';
+			}
+			if (json)
+				free(j);
+			if (rc)
+				cli_errorf("out of memory");
+		} else {
+			cli_error(NULL, &err);
+		}
+		airi_manifest_free(m);
+		if (rc) {
+			status = EXIT_TROUBLE;
+			break;
+		}
+		in_batch++;
+		if (batch && in_batch == batch) {
+			if ((rc = airi_store_commit(s, &err))) {
+				cli_error(NULL, &err);
+				status = EXIT_TROUBLE;
+				break;
+			}
+			in_batch = 0;
+			cli_write(ids, ids_n);
+			ids_n = 0;
+		}
+	}
+	if (in_batch) {
+		if (status) {
+			airi_store_rollback(s);
+		} else if ((rc = airi_store_commit(s, &err))) {
+			cli_error(NULL, &err);
+			status = EXIT_TROUBLE;
+		} else {
+			cli_write(ids, ids_n);
+		}
+	}
+	if (status && batch)
+		cli_errorf("record: stopped at line %zu; batches before it "
+			   "were stored, the failing batch was not",
+			   lineno);
+	else if (status)
+		cli_errorf("record: nothing was stored (the batch is "
+			   "all-or-nothing)");
+	free(ids);
+	free(data);
+	airi_store_close(s);
+	return status;
+}
+
+int cmd_record(struct args *a)
+{
+	const char *path = a->npos ? a->pos[0] : "-";
+	if (a->npos > 1) {
+		cli_errorf("record: expected one input, got %d", a->npos);
+		return EXIT_USAGE;
+	}
+	if (cli_opt(a, "batch") && !cli_opt(a, "jsonl")) {
+		cli_errorf("record: --batch only applies with --jsonl");
+		return EXIT_USAGE;
+	}
+	if (cli_opt(a, "jsonl"))
+		return record_jsonl(a, path);
+	return record_one(a, path);
+}

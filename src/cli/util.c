@@ -1,0 +1,303 @@
+/*
+ * util.c - the command's shared plumbing: option parsing (options may come
+ * anywhere after the command name; "--" ends them), reading inputs whole,
+ * printing errors with file, line, column, byte offset and JSON Pointer,
+ * mapping library errors to exit statuses, and opening the store.
+ */
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int find_opt(const struct opt *tab, const char *name, size_t n)
+{
+	for (int i = 0; tab[i].name; i++)
+		if (strlen(tab[i].name) == n && !strncmp(tab[i].name, name, n))
+			return i;
+	return -1;
+}
+
+int cli_parse(int argc, char **argv, const struct cmd *c, struct args *a)
+{
+	int dashdash = 0;
+	memset(a, 0, sizeof(*a));
+	a->cmd = c->name;
+	a->tab = c->opts;
+	for (int i = 0; i < argc; i++) {
+		const char *s = argv[i];
+		if (!dashdash && !strcmp(s, "--")) {
+			dashdash = 1;
+			continue;
+		}
+		if (!dashdash && !strcmp(s, "-h")) {
+			s = "--help";
+		}
+		if (!dashdash && s[0] == '-' && s[1] == '-') {
+			const char *name = s + 2, *eq = strchr(name, '=');
+			size_t n = eq ? (size_t)(eq - name) : strlen(name);
+			int k = find_opt(c->opts, name, n);
+			if (k < 0) {
+				cli_errorf("%s: unknown option --%.*s (see 'airi "
+					   "help %s')",
+					   c->name, (int)n, name, c->name);
+				return EXIT_USAGE;
+			}
+			a->set[k]++;
+			if (c->opts[k].has_arg) {
+				if (eq)
+					a->val[k] = eq + 1;
+				else if (i + 1 < argc)
+					a->val[k] = argv[++i];
+				else {
+					cli_errorf("%s: option --%s needs a "
+						   "value",
+						   c->name, c->opts[k].name);
+					return EXIT_USAGE;
+				}
+			} else if (eq) {
+				cli_errorf("%s: option --%s takes no value",
+					   c->name, c->opts[k].name);
+				return EXIT_USAGE;
+			}
+			continue;
+		}
+		if (!dashdash && s[0] == '-' && s[1] != 0) {
+			cli_errorf("%s: unknown option %s (see 'airi help %s')",
+				   c->name, s, c->name);
+			return EXIT_USAGE;
+		}
+		if (a->npos >= MAX_POS) {
+			cli_errorf("%s: too many arguments", c->name);
+			return EXIT_USAGE;
+		}
+		a->pos[a->npos++] = s;
+	}
+	return 0;
+}
+
+int cli_opt(const struct args *a, const char *name)
+{
+	int k = find_opt(a->tab, name, strlen(name));
+	return k >= 0 ? a->set[k] : 0;
+}
+
+const char *cli_val(const struct args *a, const char *name)
+{
+	int k = find_opt(a->tab, name, strlen(name));
+	return k >= 0 ? a->val[k] : NULL;
+}
+
+void cli_usage(const struct cmd *c, FILE *f)
+{
+	fprintf(f, "usage: %s\n\n%s\n", c->usage, c->summary);
+	if (c->help)
+		fprintf(f, "\n%s\n", c->help);
+	fprintf(f, "\noptions:\n");
+	for (int i = 0; c->opts[i].name; i++) {
+		char left[64];
+		snprintf(left, sizeof(left), "--%s%s", c->opts[i].name,
+			 c->opts[i].has_arg ? " VALUE" : "");
+		fprintf(f, "  %-22s %s\n", left, c->opts[i].help);
+	}
+}
+
+void cli_errorf(const char *fmt, ...)
+{
+	va_list ap;
+	fputs("airi: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void cli_error(const char *name, const airi_error *err)
+{
+	if (err->has_position)
+		fprintf(stderr, "airi: %s:%zu:%zu (byte %zu): %s\n",
+			name ? name : "<input>", err->line, err->column,
+			err->offset, err->message);
+	else if (name)
+		fprintf(stderr, "airi: %s: %s\n", name, err->message);
+	else
+		fprintf(stderr, "airi: %s\n", err->message);
+}
+
+int cli_status(int code)
+{
+	switch (code) {
+	case AIRI_OK: return 0;
+	case AIRI_EJSON:
+	case AIRI_EMANIFEST: return EXIT_DATAERR;
+	case AIRI_EIO: return EXIT_NOINPUT;
+	case AIRI_EINVAL: return EXIT_USAGE;
+	default: return EXIT_TROUBLE;
+	}
+}
+
+const char *cli_name(const char *path)
+{
+	return (!path || !strcmp(path, "-")) ? "<stdin>" : path;
+}
+
+int cli_read(const char *path, char **data, size_t *len)
+{
+	int fd = 0;
+	size_t cap = 1 << 16, n = 0;
+	char *buf;
+	struct stat st;
+	if (path && strcmp(path, "-")) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			cli_errorf("%s: %s", path, strerror(errno));
+			return -1;
+		}
+		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+			cli_errorf("%s: is a directory", path);
+			close(fd);
+			return -1;
+		}
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+			cap = (size_t)st.st_size + 1;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		cli_errorf("%s: out of memory", cli_name(path));
+		if (fd)
+			close(fd);
+		return -1;
+	}
+	for (;;) {
+		if (n == cap) {
+			size_t ncap = cap * 2;
+			char *nb = realloc(buf, ncap);
+			if (!nb) {
+				cli_errorf("%s: out of memory after %zu bytes",
+					   cli_name(path), n);
+				free(buf);
+				if (fd)
+					close(fd);
+				return -1;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		ssize_t r = read(fd, buf + n, cap - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			cli_errorf("%s: %s", cli_name(path), strerror(errno));
+			free(buf);
+			if (fd)
+				close(fd);
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	if (fd)
+		close(fd);
+	*data = buf;
+	*len = n;
+	return 0;
+}
+
+airi_store *cli_store(const struct args *a, unsigned flags, int *status)
+{
+	const char *loc = cli_val(a, "store");
+	char *def = NULL;
+	airi_store *s = NULL;
+	airi_error err;
+	int rc;
+	if (!loc) {
+		def = airi_store_default_location();
+		if (!def) {
+			cli_errorf("cannot determine the store location");
+			*status = EXIT_TROUBLE;
+			return NULL;
+		}
+		loc = def;
+	}
+	rc = airi_store_open(loc, flags, &s, &err);
+	if (rc) {
+		cli_error(NULL, &err);
+		*status = rc == AIRI_EINVAL ? EXIT_USAGE : EXIT_TROUBLE;
+	}
+	free(def);
+	return s;
+}
+
+int cli_is_file(const char *arg)
+{
+	struct stat st;
+	if (!strcmp(arg, "-"))
+		return 1;
+	return stat(arg, &st) == 0;
+}
+
+int cli_load_run(const struct args *a, const char *what, airi_store **store,
+		 airi_manifest **out)
+{
+	airi_error err;
+	int rc, status = 0;
+	if (cli_is_file(what) || strchr(what, '/') || strstr(what, ".json")) {
+		char *data;
+		size_t len;
+		if (cli_read(what, &data, &len))
+			return EXIT_NOINPUT;
+		rc = airi_manifest_parse(data, len, out, &err);
+		free(data);
+		if (rc) {
+			cli_error(cli_name(what), &err);
+			return cli_status(rc);
+		}
+		return 0;
+	}
+	if (!*store && !(*store = cli_store(a, 0, &status)))
+		return status;
+	airi_digest d;
+	if ((rc = airi_store_resolve(*store, what, &d, &err)) ||
+	    (rc = airi_store_fetch(*store, &d, out, &err))) {
+		cli_error(NULL, &err);
+		return rc == AIRI_EINVAL ? EXIT_USAGE : EXIT_TROUBLE;
+	}
+	return 0;
+}
+
+void cli_short(const airi_digest *d, char out[16])
+{
+	char full[AIRI_DIGEST_STRLEN];
+	airi_digest_format(d, full);
+	memcpy(out, full + 7, 12);
+	out[12] = 0;
+}
+
+int cli_write(const void *p, size_t n)
+{
+	if (n && fwrite(p, 1, n, stdout) != n)
+		return -1;
+	return 0;
+}
+
+const char *cli_s(const airi_value *v)
+{
+	static char bufs[8][1024];
+	static int next;
+	size_t n = 0;
+	const char *s = airi_value_string(v, &n);
+	char *b = bufs[next++ & 7];
+	if (!s)
+		return "";
+	if (n >= sizeof(bufs[0]))
+		n = sizeof(bufs[0]) - 1;
+	memcpy(b, s, n);
+	b[n] = 0;
+	return b;
+}
