@@ -165,6 +165,10 @@ typedef struct airi_manifest airi_manifest;
  * manifest keeps its own copy of the text. Free with airi_manifest_free(). */
 AIRI_API int airi_manifest_parse(const char *text, size_t len,
 				 airi_manifest **out, airi_error *err);
+/* Like airi_manifest_parse() but without copying: `text` must stay alive
+ * and unchanged until the manifest is freed (for large, mapped inputs). */
+AIRI_API int airi_manifest_parse_borrow(const char *text, size_t len,
+					airi_manifest **out, airi_error *err);
 AIRI_API void airi_manifest_free(airi_manifest *m);
 
 AIRI_API const airi_digest *airi_manifest_run_id(const airi_manifest *m);

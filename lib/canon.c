@@ -116,6 +116,66 @@ static int step_digits(char *dig, int k, int *n, int dir)
 	return 0;
 }
 
+/* Lays out k significant digits with decimal exponent n (value =
+ * 0.DIGITS * 10^n) the way Number::toString does; returns the new length. */
+static int layout(char *out, int o, char *dig, int k, int n)
+{
+	/* strip trailing zeros (the shortest k never has them, but the
+	 * neighbour step can produce one) */
+	while (k > 1 && dig[k - 1] == '0')
+		k--;
+	if (k <= n && n <= 21) {
+		memcpy(out + o, dig, (size_t)k);
+		o += k;
+		for (int z = 0; z < n - k; z++)
+			out[o++] = '0';
+	} else if (0 < n && n <= 21) {
+		memcpy(out + o, dig, (size_t)n);
+		o += n;
+		out[o++] = '.';
+		memcpy(out + o, dig + n, (size_t)(k - n));
+		o += k - n;
+	} else if (-6 < n && n <= 0) {
+		out[o++] = '0';
+		out[o++] = '.';
+		for (int z = 0; z < -n; z++)
+			out[o++] = '0';
+		memcpy(out + o, dig, (size_t)k);
+		o += k;
+	} else {
+		out[o++] = dig[0];
+		if (k > 1) {
+			out[o++] = '.';
+			memcpy(out + o, dig + 1, (size_t)k - 1);
+			o += k - 1;
+		}
+		o += snprintf(out + o, 32 - (size_t)o, "e%c%d",
+			      n - 1 < 0 ? '-' : '+', abs(n - 1));
+	}
+	return o;
+}
+
+/* Is there a k-digit decimal that reads back as d? Tries the closest one,
+ * then its neighbour on the other side of d. Sets dig/n when found. */
+static int try_k(double d, int k, char *dig, int *n)
+{
+	if (digits_k(d, k, dig, n) != k)
+		return 0;
+	double back = value_of(dig, k, *n);
+	if (back == d)
+		return 1;
+	char alt[40];
+	int an = *n;
+	memcpy(alt, dig, (size_t)k + 1);
+	if (step_digits(alt, k, &an, back < d ? 1 : -1) == 0 &&
+	    value_of(alt, k, an) == d) {
+		memcpy(dig, alt, (size_t)k + 1);
+		*n = an;
+		return 1;
+	}
+	return 0;
+}
+
 /*
  * How it works (ECMAScript Number::toString, as RFC 8785 requires): find
  * the fewest significant digits k such that some k-digit decimal reads back
@@ -151,58 +211,110 @@ int airi__number_format(double d, char out[32], size_t *len)
 		return 0;
 	}
 	locale_t old = uselocale(airi__c_locale());
-	for (k = 1; k <= 17; k++) {
-		int kk = digits_k(d, k, dig, &n);
-		if (kk != k) /* cannot happen for finite d */
-			continue;
-		double back = value_of(dig, k, n);
-		if (back == d)
-			break;
-		char alt[40];
-		int an = n;
-		memcpy(alt, dig, (size_t)k + 1);
-		if (step_digits(alt, k, &an, back < d ? 1 : -1) == 0 &&
-		    value_of(alt, k, an) == d) {
-			memcpy(dig, alt, (size_t)k + 1);
-			n = an;
-			break;
+	/* whether some k-digit decimal reads back as d is monotonic in k (the
+	 * k-digit decimals are among the (k+1)-digit ones), so search k.
+	 * Numbers that reach this point mostly need 16 or 17 digits (shorter
+	 * literals take the fast path in airi__number_format_literal), so
+	 * probe 16 and 15 first, then bisect below. */
+	int found = 0, bestn = 0;
+	char best[40];
+	if (!try_k(d, 16, dig, &n)) {
+		try_k(d, 17, dig, &n); /* 17 digits always read back */
+		found = 17;
+		memcpy(best, dig, 18);
+		bestn = n;
+	} else {
+		found = 16;
+		memcpy(best, dig, 17);
+		bestn = n;
+		int lo = 1, hi = 15;
+		if (!try_k(d, 15, dig, &n))
+			lo = hi + 1;
+		else {
+			found = 15;
+			memcpy(best, dig, 16);
+			bestn = n;
+			hi = 14;
+		}
+		while (lo <= hi) {
+			int mid = (lo + hi) / 2;
+			if (try_k(d, mid, dig, &n)) {
+				memcpy(best, dig, (size_t)mid + 1);
+				bestn = n;
+				found = mid;
+				hi = mid - 1;
+			} else {
+				lo = mid + 1;
+			}
 		}
 	}
 	uselocale(old);
-	if (k > 17)
-		return AIRI_EINVAL;
-	/* strip trailing zeros (the shortest k never has them, but the
-	 * neighbour step can produce one) */
-	while (k > 1 && dig[k - 1] == '0')
-		k--;
-	if (k <= n && n <= 21) {
-		memcpy(out + o, dig, (size_t)k);
-		o += k;
-		for (int z = 0; z < n - k; z++)
-			out[o++] = '0';
-	} else if (0 < n && n <= 21) {
-		memcpy(out + o, dig, (size_t)n);
-		o += n;
-		out[o++] = '.';
-		memcpy(out + o, dig + n, (size_t)(k - n));
-		o += k - n;
-	} else if (-6 < n && n <= 0) {
-		out[o++] = '0';
-		out[o++] = '.';
-		for (int z = 0; z < -n; z++)
-			out[o++] = '0';
-		memcpy(out + o, dig, (size_t)k);
-		o += k;
-	} else {
-		out[o++] = dig[0];
-		if (k > 1) {
-			out[o++] = '.';
-			memcpy(out + o, dig + 1, (size_t)k - 1);
-			o += k - 1;
-		}
-		o += snprintf(out + o, 32 - (size_t)o, "e%c%d",
-			      n - 1 < 0 ? '-' : '+', abs(n - 1));
+	k = found;
+	memcpy(dig, best, (size_t)k + 1);
+	n = bestn;
+	o = layout(out, o, dig, k, n);
+	out[o] = 0;
+	*len = (size_t)o;
+	return 0;
+}
+
+/*
+ * A literal with at most 15 significant digits in the normal range is
+ * already the shortest round-trip form of its double: any two distinct
+ * decimals of <= 15 digits map to distinct doubles (DBL_DIG), so no
+ * shorter decimal can read back as the same double. Only the layout
+ * changes (1.50 -> 1.5, 1E3 -> 1000, 0.0000001 -> 1e-7).
+ */
+int airi__number_format_literal(const char *raw, size_t rawn, double d,
+				char out[32], size_t *len)
+{
+	char dig[40];
+	int k = 0, point = 0, o = 0, seen_point = 0, lead = 1;
+	size_t i = 0;
+	long e = 0;
+	if (d == 0 || rawn > 64)
+		return airi__number_format(d, out, len);
+	if (raw[0] == '-') {
+		out[o++] = '-';
+		i++;
 	}
+	for (; i < rawn && raw[i] != 'e' && raw[i] != 'E'; i++) {
+		char c = raw[i];
+		if (c == '.') {
+			seen_point = 1;
+			continue;
+		}
+		if (lead && c == '0') {
+			if (seen_point)
+				point--;
+			continue;
+		}
+		lead = 0;
+		if (k >= 17)
+			return airi__number_format(d, out, len);
+		dig[k++] = c;
+		if (!seen_point)
+			point++;
+	}
+	if (i < rawn) {
+		int neg = 0;
+		i++;
+		if (raw[i] == '+' || raw[i] == '-')
+			neg = raw[i++] == '-';
+		if (rawn - i > 5)
+			return airi__number_format(d, out, len);
+		for (; i < rawn; i++)
+			e = e * 10 + (raw[i] - '0');
+		if (neg)
+			e = -e;
+	}
+	while (k > 0 && dig[k - 1] == '0')
+		k--;
+	long n = point + e;
+	if (k == 0 || k > 15 || n - 1 < -307 || n - 1 > 307)
+		return airi__number_format(d, out, len);
+	dig[k] = 0;
+	o = layout(out, o, dig, k, (int)n);
 	out[o] = 0;
 	*len = (size_t)o;
 	return 0;
@@ -269,7 +381,9 @@ static void put_value(sink *k, const airi_value *v)
 		} else {
 			char buf[32];
 			size_t n;
-			if (airi__number_format(v->u.num.d, buf, &n)) {
+			if (airi__number_format_literal(v->u.num.raw,
+							v->u.num.rawn,
+							v->u.num.d, buf, &n)) {
 				if (!k->rc)
 					k->rc = AIRI_EINVAL;
 				return;

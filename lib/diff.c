@@ -21,9 +21,17 @@ static int value_equal(const airi_value *a, const airi_value *b)
 	switch (a->type) {
 	case AIRI_NUMBER:
 		return a->u.num.d == b->u.num.d;
-	case AIRI_STRING:
-		return a->u.s.n == b->u.s.n &&
-		       memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0;
+	case AIRI_STRING: {
+		/* the canonical escaping is a bijection: equal raw canonical
+		 * spans mean equal strings, without decoding */
+		if ((a->flags & b->flags & AIRI__STR_RAW_CANON))
+			return a->u.s.rawn == b->u.s.rawn &&
+			       memcmp(a->u.s.raw, b->u.s.raw, a->u.s.rawn) == 0;
+		size_t an, bn;
+		const char *as = airi_value_string(a, &an);
+		const char *bs = airi_value_string(b, &bn);
+		return as && bs && an == bn && memcmp(as, bs, an) == 0;
+	}
 	case AIRI_ARRAY:
 		if (a->count != b->count)
 			return 0;
@@ -64,13 +72,15 @@ static void emit_change(struct changes *c, const char *ptr, const char *op,
 	}
 	/* for two strings, where they first differ (byte offset) */
 	if (a && b && a->type == AIRI_STRING && b->type == AIRI_STRING) {
-		size_t k = 0;
-		while (k < a->u.s.n && k < b->u.s.n &&
-		       a->u.s.p[k] == b->u.s.p[k])
+		size_t k = 0, an = 0, bn = 0;
+		const char *as = airi_value_string(a, &an);
+		const char *bs = airi_value_string(b, &bn);
+		if (!as || !bs)
+			an = bn = 0;
+		while (k < an && k < bn && as[k] == bs[k])
 			k++;
 		/* back up to a UTF-8 character boundary */
-		while (k > 0 && k < a->u.s.n &&
-		       ((unsigned char)a->u.s.p[k] & 0xC0) == 0x80)
+		while (k > 0 && k < an && ((unsigned char)as[k] & 0xC0) == 0x80)
 			k--;
 		airi__jw_key(w, "at_byte");
 		airi__jw_int(w, (long long)k);

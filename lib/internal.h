@@ -19,6 +19,9 @@
 
 /* String flags */
 #define AIRI__STR_RAW_CANON 1u /* the raw source span is already canonical */
+#define AIRI__STR_LAZY 2u /* escapes not decoded yet: u.s.p holds the
+			   * owning airi_json until airi_value_string()
+			   * decodes it (under a lock) */
 
 /* Number flags */
 #define AIRI__NUM_RAW_CANON 1u /* the literal itself is the canonical form */
@@ -87,6 +90,10 @@ int airi__buf_write_fn(void *ctx, const void *data, size_t len);
 
 /* Appends the canonical form of a double (ECMAScript Number::toString). */
 int airi__number_format(double d, char out[32], size_t *len);
+/* The same from a validated JSON number literal and its value (faster for
+ * literals of at most 15 significant digits). */
+int airi__number_format_literal(const char *raw, size_t rawn, double d,
+				char out[32], size_t *len);
 /* Appends a canonical JSON string literal (with quotes) for UTF-8 bytes. */
 int airi__canon_string(airi__buf *b, const char *s, size_t n);
 int airi__canon_to_buf(const airi_value *v, airi__buf *b);

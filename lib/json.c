@@ -34,10 +34,19 @@ struct chunk {
 	max_align_t data[];
 };
 
+struct lazybuf {
+	struct lazybuf *next;
+	char data[];
+};
+
 struct airi_json {
 	struct chunk *chunks;
+	struct lazybuf *lazy; /* strings decoded on first access */
 	airi_value root;
 };
+
+/* Guards lazy decoding in every document; held only while decoding. */
+static pthread_mutex_t lazy_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static void *arena_alloc(airi_json *doc, size_t n)
 {
@@ -62,6 +71,12 @@ void airi_json_free(airi_json *doc)
 {
 	if (!doc)
 		return;
+	struct lazybuf *l = doc->lazy;
+	while (l) {
+		struct lazybuf *next = l->next;
+		free(l);
+		l = next;
+	}
 	struct chunk *c = doc->chunks;
 	while (c) {
 		struct chunk *next = c->next;
@@ -393,11 +408,12 @@ static void decode_escapes(const unsigned char *s, size_t n, char *out,
 	*outn = o;
 }
 
-static int parse_string(parser *p, airi_value *v)
+static int parse_string(parser *p, airi_value *v, int is_key)
 {
 	const unsigned char *s = p->s;
 	size_t n = p->n, start = p->i + 1, i = start;
 	int has_esc = 0, canon = 1;
+	size_t shrink = 0; /* raw bytes minus decoded bytes */
 	v->type = AIRI_STRING;
 	v->offset = p->i;
 	for (;;) {
@@ -428,6 +444,7 @@ static int parse_string(parser *p, airi_value *v)
 		case '"': case '\\': case 'b': case 'f': case 'n': case 'r':
 		case 't':
 			i += 2;
+			shrink += 1;
 			break;
 		case '/':
 			canon = 0;
@@ -464,6 +481,7 @@ static int parse_string(parser *p, airi_value *v)
 			if (!(cp < 0x20 && lower && cp != 8 && cp != 9 &&
 			      cp != 10 && cp != 12 && cp != 13))
 				canon = 0;
+			shrink += 5; /* exact for the canonical (< 0x20) case */
 			i += 6;
 			break;
 		}
@@ -474,6 +492,15 @@ static int parse_string(parser *p, airi_value *v)
 	}
 	v->u.s.raw = (const char *)s + start;
 	v->u.s.rawn = i - start;
+	if (has_esc && canon && !is_key) {
+		/* decoded only if someone asks: canonical output and digests
+		 * use the raw span */
+		v->u.s.p = (const char *)p->doc;
+		v->u.s.n = v->u.s.rawn - shrink;
+		v->flags = AIRI__STR_RAW_CANON | AIRI__STR_LAZY;
+		p->i = i + 1;
+		return 0;
+	}
 	if (has_esc) {
 		char *out = arena_alloc(p->doc, v->u.s.rawn + 1);
 		size_t on;
@@ -726,7 +753,7 @@ static int parse_object(parser *p, airi_value *v)
 				    "expected a member name (a string) in "
 				    "object");
 		f->key = NULL;
-		if ((rc = parse_string(p, &k)))
+		if ((rc = parse_string(p, &k, 1)))
 			return rc;
 		f->key = k.u.s.p;
 		f->keylen = k.u.s.n;
@@ -827,7 +854,7 @@ static int parse_value(parser *p, airi_value *v)
 	switch (c) {
 	case '{': return parse_object(p, v);
 	case '[': return parse_array(p, v);
-	case '"': return parse_string(p, v);
+	case '"': return parse_string(p, v, 0);
 	case 't': return literal(p, v, "true", AIRI_TRUE);
 	case 'f': return literal(p, v, "false", AIRI_FALSE);
 	case 'n': return literal(p, v, "null", AIRI_NULL);
@@ -954,6 +981,30 @@ const char *airi_value_string(const airi_value *v, size_t *len)
 {
 	if (!v || v->type != AIRI_STRING)
 		return NULL;
+	if (__atomic_load_n(&v->flags, __ATOMIC_ACQUIRE) & AIRI__STR_LAZY) {
+		airi_value *w = (airi_value *)v; /* decoding is invisible */
+		pthread_mutex_lock(&lazy_lock);
+		if (w->flags & AIRI__STR_LAZY) {
+			airi_json *doc = (airi_json *)w->u.s.p;
+			struct lazybuf *b = malloc(sizeof(*b) + w->u.s.rawn + 1);
+			size_t on;
+			if (!b) {
+				pthread_mutex_unlock(&lazy_lock);
+				return NULL;
+			}
+			decode_escapes((const unsigned char *)w->u.s.raw,
+				       w->u.s.rawn, b->data, &on);
+			b->data[on] = 0;
+			b->next = doc->lazy;
+			doc->lazy = b;
+			w->u.s.p = b->data;
+			w->u.s.n = on;
+			__atomic_store_n(&w->flags,
+					 (uint8_t)(w->flags & ~AIRI__STR_LAZY),
+					 __ATOMIC_RELEASE);
+		}
+		pthread_mutex_unlock(&lazy_lock);
+	}
 	if (len)
 		*len = v->u.s.n;
 	return v->u.s.p;

@@ -12,7 +12,8 @@
 #include <string.h>
 
 struct airi_manifest {
-	char *text; /* owned copy of the source */
+	char *text; /* owned copy of the source, or NULL when borrowed */
+	const char *src;
 	size_t len;
 	airi_json *doc;
 	const airi_value *root, *conditions, *trajectory, *output, *meta;
@@ -71,7 +72,7 @@ static int mfail(airi_manifest *m, airi_error *err, const airi_value *at,
 		snprintf(err->pointer, sizeof(err->pointer), "%s", ptr);
 		err->has_pointer = 1;
 		if (at)
-			airi__err_at(err, m->text, m->len, at->offset);
+			airi__err_at(err, m->src, m->len, at->offset);
 	}
 	return AIRI_EMANIFEST;
 }
@@ -262,24 +263,10 @@ static int compute(airi_manifest *m)
 	return digest_of(airi__run_object, m, &m->run_id);
 }
 
-int airi_manifest_parse(const char *text, size_t len, airi_manifest **out,
+static int parse_common(airi_manifest *m, airi_manifest **out,
 			airi_error *err)
 {
-	airi_manifest *m = calloc(1, sizeof(*m));
-	int rc;
-	if (!m)
-		return airi__err(err, AIRI_ENOMEM, "out of memory");
-	m->text = malloc(len + 1);
-	if (!m->text) {
-		free(m);
-		return airi__err(err, AIRI_ENOMEM,
-				 "out of memory (%zu bytes of input)", len);
-	}
-	if (len)
-		memcpy(m->text, text, len);
-	m->text[len] = 0;
-	m->len = len;
-	rc = airi_json_parse(m->text, len, &m->doc, err);
+	int rc = airi_json_parse(m->src, m->len, &m->doc, err);
 	if (!rc) {
 		m->root = airi_json_root(m->doc);
 		rc = validate(m, err);
@@ -293,6 +280,37 @@ int airi_manifest_parse(const char *text, size_t len, airi_manifest **out,
 	}
 	*out = m;
 	return 0;
+}
+
+int airi_manifest_parse(const char *text, size_t len, airi_manifest **out,
+			airi_error *err)
+{
+	airi_manifest *m = calloc(1, sizeof(*m));
+	if (!m)
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	m->text = malloc(len + 1);
+	if (!m->text) {
+		free(m);
+		return airi__err(err, AIRI_ENOMEM,
+				 "out of memory (%zu bytes of input)", len);
+	}
+	if (len)
+		memcpy(m->text, text, len);
+	m->text[len] = 0;
+	m->src = m->text;
+	m->len = len;
+	return parse_common(m, out, err);
+}
+
+int airi_manifest_parse_borrow(const char *text, size_t len,
+			       airi_manifest **out, airi_error *err)
+{
+	airi_manifest *m = calloc(1, sizeof(*m));
+	if (!m)
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	m->src = text ? text : "";
+	m->len = len;
+	return parse_common(m, out, err);
 }
 
 const airi_digest *airi_manifest_run_id(const airi_manifest *m)

@@ -24,17 +24,18 @@ int cmd_canon(struct args *a)
 		cli_errorf("canon: expected one input, got %d", a->npos);
 		return EXIT_USAGE;
 	}
-	if (cli_read(path, &data, &len))
+	int mapped;
+	if (cli_map(path, &data, &len, &mapped))
 		return EXIT_NOINPUT;
 	rc = airi_json_parse(data, len, &doc, &err);
 	if (rc) {
 		cli_error(cli_name(path), &err);
-		free(data);
+		cli_unmap(data, len, mapped);
 		return cli_status(rc);
 	}
 	rc = airi_canon_write(airi_json_root(doc), write_out, NULL);
 	airi_json_free(doc);
-	free(data);
+	cli_unmap(data, len, mapped);
 	if (rc) {
 		cli_errorf("canon: error writing output");
 		return EXIT_TROUBLE;

@@ -55,6 +55,10 @@ void cli_usage(const struct cmd *c, FILE *f);
 /* Reads a whole file ("-" or NULL: standard input). On failure prints a
  * message and returns -1; *len and *data set on success (free(data)). */
 int cli_read(const char *path, char **data, size_t *len);
+/* Like cli_read, but maps regular files (zero copy); release with
+ * cli_unmap(data, len, mapped). */
+int cli_map(const char *path, char **data, size_t *len, int *mapped);
+void cli_unmap(char *data, size_t len, int mapped);
 /* A display name for an input path. */
 const char *cli_name(const char *path);
 

@@ -18,12 +18,13 @@ int cmd_id(struct args *a)
 		cli_errorf("id: expected one input, got %d", a->npos);
 		return EXIT_USAGE;
 	}
-	if (cli_read(path, &data, &len))
+	int mapped;
+	if (cli_map(path, &data, &len, &mapped))
 		return EXIT_NOINPUT;
-	rc = airi_manifest_parse(data, len, &m, &err);
-	free(data);
+	rc = airi_manifest_parse_borrow(data, len, &m, &err);
 	if (rc) {
 		cli_error(cli_name(path), &err);
+		cli_unmap(data, len, mapped);
 		return cli_status(rc);
 	}
 	if (cli_opt(a, "json")) {
@@ -31,6 +32,7 @@ int cmd_id(struct args *a)
 		size_t n;
 		if (airi_manifest_ids_json(m, &j, &n)) {
 			airi_manifest_free(m);
+			cli_unmap(data, len, mapped);
 			cli_errorf("out of memory");
 			return EXIT_TROUBLE;
 		}
@@ -43,5 +45,6 @@ int cmd_id(struct args *a)
 		puts(d);
 	}
 	airi_manifest_free(m);
+	cli_unmap(data, len, mapped);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -207,6 +208,38 @@ int cli_read(const char *path, char **data, size_t *len)
 	*data = buf;
 	*len = n;
 	return 0;
+}
+
+int cli_map(const char *path, char **data, size_t *len, int *mapped)
+{
+	struct stat st;
+	*mapped = 0;
+	if (path && strcmp(path, "-") && stat(path, &st) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_size > (1 << 20)) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0) {
+			void *p = mmap(NULL, (size_t)st.st_size, PROT_READ,
+				       MAP_PRIVATE | MAP_POPULATE, fd, 0);
+			close(fd);
+			if (p != MAP_FAILED) {
+				*data = p;
+				*len = (size_t)st.st_size;
+				*mapped = 1;
+				return 0;
+			}
+		} else if (fd >= 0) {
+			close(fd);
+		}
+	}
+	return cli_read(path, data, len);
+}
+
+void cli_unmap(char *data, size_t len, int mapped)
+{
+	if (mapped)
+		munmap(data, len);
+	else
+		free(data);
 }
 
 airi_store *cli_store(const struct args *a, unsigned flags, int *status)
