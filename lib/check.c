@@ -37,7 +37,12 @@ static int looks_like_digest(const airi_value *v)
 		return 0;
 	memcpy(tmp, s, n);
 	tmp[n] = 0;
-	return strncmp(tmp, "sha256:", 7) == 0 && airi_digest_parse(tmp, &d) == 0;
+	if (strncmp(tmp, "sha256:", 7) != 0 || airi_digest_parse(tmp, &d) != 0)
+		return 0;
+	for (size_t i = 7; i < n; i++) /* the digest form is lowercase */
+		if (tmp[i] >= 'A' && tmp[i] <= 'F')
+			return 0;
+	return 1;
 }
 
 struct item {

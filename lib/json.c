@@ -743,6 +743,7 @@ static int parse_object(parser *p, airi_value *v)
 	}
 	for (;;) {
 		airi_value k, val;
+		f->key = NULL;
 		skip_ws(p);
 		if (p->i >= p->n)
 			return FAIL(p, p->i,

@@ -108,26 +108,52 @@ void cli_usage(const struct cmd *c, FILE *f)
 	}
 }
 
+static void put_safe(const char *s);
+
 void cli_errorf(const char *fmt, ...)
 {
 	va_list ap;
-	fputs("airi: ", stderr);
+	char msg[2048];
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	fputs("airi: ", stderr);
+	put_safe(msg);
 	fputc('\n', stderr);
+}
+
+/* Writes s with control characters escaped, so that a message is always
+ * exactly one line even when a key or a file name holds a newline. */
+static void put_safe(const char *s)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '\n')
+			fputs("\\n", stderr);
+		else if (c == '\t')
+			fputs("\\t", stderr);
+		else if (c < 0x20 || c == 0x7F)
+			fprintf(stderr, "\\u%04x", c);
+		else
+			fputc(c, stderr);
+	}
 }
 
 void cli_error(const char *name, const airi_error *err)
 {
-	if (err->has_position)
-		fprintf(stderr, "airi: %s:%zu:%zu (byte %zu): %s\n",
-			name ? name : "<input>", err->line, err->column,
-			err->offset, err->message);
-	else if (name)
-		fprintf(stderr, "airi: %s: %s\n", name, err->message);
-	else
-		fprintf(stderr, "airi: %s\n", err->message);
+	fputs("airi: ", stderr);
+	if (name) {
+		put_safe(name);
+		if (err->has_position)
+			fprintf(stderr, ":%zu:%zu (byte %zu)", err->line,
+				err->column, err->offset);
+		fputs(": ", stderr);
+	} else if (err->has_position) {
+		fprintf(stderr, "<input>:%zu:%zu (byte %zu): ", err->line,
+			err->column, err->offset);
+	}
+	put_safe(err->message);
+	fputc('\n', stderr);
 }
 
 int cli_status(int code)

@@ -328,7 +328,7 @@ function show(s, max = 400) {
 }
 
 class Failures {
-  constructor(name, limit = 10) { this.name = name; this.limit = limit; this.count = 0; }
+  constructor(name, limit = Number(process.env.AIRI_ORACLE_MAXFAIL) || 10) { this.name = name; this.limit = limit; this.count = 0; }
   add(msg) {
     this.count++;
     if (this.count <= this.limit) console.log(`FAIL [${this.name}] ${msg}`);
