@@ -210,6 +210,8 @@ static int fail_ptr(parser *p, size_t at, int depth, const char *fmt, ...)
 }
 
 #define FAIL(p, at, ...) fail_ptr((p), (at), (p)->depth, __VA_ARGS__)
+/* for errors in the container's own syntax: the pointer names it */
+#define FAIL_HERE(p, at, ...) fail_ptr((p), (at), (p)->depth - 1, __VA_ARGS__)
 
 static int push(parser *p, const airi_value *v)
 {
@@ -768,7 +770,7 @@ static int parse_object(parser *p, airi_value *v)
 			return rc;
 		skip_ws(p);
 		if (p->i >= p->n)
-			return FAIL(p, p->i,
+			return FAIL_HERE(p, p->i,
 				    "unexpected end of input in object "
 				    "(expected ',' or '}')");
 		if (p->s[p->i] == ',') {
@@ -779,7 +781,7 @@ static int parse_object(parser *p, airi_value *v)
 			p->i++;
 			break;
 		}
-		return FAIL(p, p->i, "expected ',' or '}' in object");
+		return FAIL_HERE(p, p->i, "expected ',' or '}' in object");
 	}
 	f->key = NULL;
 	if ((rc = close_container(p, v, base, 1)))
@@ -813,7 +815,7 @@ static int parse_array(parser *p, airi_value *v)
 			return rc;
 		skip_ws(p);
 		if (p->i >= p->n)
-			return FAIL(p, p->i,
+			return FAIL_HERE(p, p->i,
 				    "unexpected end of input in array "
 				    "(expected ',' or ']')");
 		if (p->s[p->i] == ',') {
@@ -825,7 +827,7 @@ static int parse_array(parser *p, airi_value *v)
 			p->i++;
 			break;
 		}
-		return FAIL(p, p->i, "expected ',' or ']' in array");
+		return FAIL_HERE(p, p->i, "expected ',' or ']' in array");
 	}
 	p->depth--;
 	return close_container(p, v, base, 0);

@@ -63,7 +63,7 @@ static void test_rejects(void **state)
 	REJECT("{\"a\" 1}", "expected ':'", 5, "/a");
 	REJECT("[tru]", "expected true", 1, "/0");
 	REJECT("[1 2]", "expected ',' or ']'", 3, "");
-	REJECT("{\"a\":{\"b\":[1,{\"c\":\"\xC0\"}]}}", "invalid UTF-8", 18,
+	REJECT("{\"a\":{\"b\":[1,{\"c\":\"\xC0\"}]}}", "invalid UTF-8", 19,
 	       "/a/b/1/c");
 	/* pointer escaping of ~ and / in member names */
 	REJECT("{\"a/b\":{\"c~d\":[x]}}", "unexpected character 'x'", 15,
