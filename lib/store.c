@@ -11,11 +11,42 @@
 #include <string.h>
 #include <sys/time.h>
 
+/* Digests known to be stored, so that shared objects (a system prompt used
+ * by a million runs) are not re-inserted for every run: a direct-mapped
+ * table, cleared on rollback since rolled-back objects are gone. */
+#define KNOWN_SLOTS 65536
+
 struct airi_store {
 	const struct airi__store_ops *ops;
 	void *impl;
 	int in_tx;
+	airi_digest *known;
 };
+
+static size_t known_slot(const airi_digest *d)
+{
+	uint32_t h;
+	memcpy(&h, d->bytes, sizeof(h));
+	return h % KNOWN_SLOTS;
+}
+
+static int known_has(airi_store *s, const airi_digest *d)
+{
+	return s->known &&
+	       airi_digest_equal(&s->known[known_slot(d)], d);
+}
+
+static void known_add(airi_store *s, const airi_digest *d)
+{
+	if (s->known)
+		s->known[known_slot(d)] = *d;
+}
+
+static void known_clear(airi_store *s)
+{
+	if (s->known)
+		memset(s->known, 0, KNOWN_SLOTS * sizeof(airi_digest));
+}
 
 char *airi_store_default_location(void)
 {
@@ -62,6 +93,7 @@ int airi_store_open(const char *location, unsigned flags, airi_store **out,
 		free(s);
 		return rc;
 	}
+	s->known = calloc(KNOWN_SLOTS, sizeof(airi_digest)); /* optional */
 	*out = s;
 	return 0;
 }
@@ -73,6 +105,7 @@ void airi_store_close(airi_store *s)
 	if (s->in_tx)
 		s->ops->rollback(s->impl);
 	s->ops->close(s->impl);
+	free(s->known);
 	free(s);
 }
 
@@ -96,6 +129,7 @@ int airi_store_commit(airi_store *s, airi_error *err)
 	rc = s->ops->commit(s->impl, err);
 	if (rc) {
 		s->ops->rollback(s->impl);
+		known_clear(s);
 	}
 	s->in_tx = 0;
 	return rc;
@@ -106,6 +140,7 @@ int airi_store_rollback(airi_store *s)
 	if (!s || !s->in_tx)
 		return 0;
 	s->ops->rollback(s->impl);
+	known_clear(s);
 	s->in_tx = 0;
 	return 0;
 }
@@ -114,11 +149,16 @@ static int put_value(airi_store *s, const airi_value *v, const airi_digest *d,
 		     airi__buf *b, airi_error *err)
 {
 	int rc;
+	if (known_has(s, d))
+		return 0;
 	b->n = 0;
 	if ((rc = airi__canon_to_buf(v, b)))
 		return airi__err(err, rc, "cannot canonicalize: %s",
 				 airi_strerror(rc));
-	return s->ops->put_object(s->impl, d, b->p, b->n, err);
+	rc = s->ops->put_object(s->impl, d, b->p, b->n, err);
+	if (!rc)
+		known_add(s, d);
+	return rc;
 }
 
 static int put_built(airi_store *s,
@@ -127,10 +167,15 @@ static int put_built(airi_store *s,
 		     airi_error *err)
 {
 	int rc;
+	if (known_has(s, d))
+		return 0;
 	b->n = 0;
 	if ((rc = build(m, b)))
 		return airi__err(err, rc, "out of memory");
-	return s->ops->put_object(s->impl, d, b->p, b->n, err);
+	rc = s->ops->put_object(s->impl, d, b->p, b->n, err);
+	if (!rc)
+		known_add(s, d);
+	return rc;
 }
 
 static int64_t now_ms(void)
@@ -225,8 +270,10 @@ int airi_store_record(airi_store *s, const airi_manifest *m, int *created,
 	if (own_tx) {
 		if (!rc)
 			rc = s->ops->commit(s->impl, err);
-		if (rc)
+		if (rc) {
 			s->ops->rollback(s->impl);
+			known_clear(s);
+		}
 	}
 	if (!rc && created)
 		*created = made;

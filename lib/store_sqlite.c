@@ -3,8 +3,10 @@
  * WAL mode with synchronous=FULL (a commit is durable when it returns).
  *
  * Schema (version 1, PRAGMA user_version):
- *   objects(digest BLOB PRIMARY KEY, body BLOB)  content-addressed, each
- *       section, step, output, meta and identity object stored once;
+ *   objects(id, digest BLOB UNIQUE, body BLOB)  content-addressed, each
+ *       section, step, output, meta and identity object stored once; bodies
+ *       are appended in rowid order and only the 32-byte digests go into
+ *       the randomly ordered index, which keeps bulk inserts fast;
  *   runs(id BLOB UNIQUE, conditions BLOB, recorded_ms, time_ms, model,
  *       resolved, summary)  one row per run, indexed by time, model and
  *       conditions ID.
@@ -104,7 +106,8 @@ static int make_parent(const char *path, airi_error *err)
 
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS objects("
-	" digest BLOB PRIMARY KEY, body BLOB NOT NULL) WITHOUT ROWID;"
+	" id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE,"
+	" body BLOB NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS runs("
 	" seq INTEGER PRIMARY KEY,"
 	" id BLOB NOT NULL UNIQUE,"
@@ -213,7 +216,9 @@ static int sq_open(const char *location, unsigned flags, void **impl,
 		}
 		if (!(flags & AIRI_STORE_READONLY)) {
 			if ((rc = exec(q, "PRAGMA journal_mode=WAL;"
-					  "PRAGMA synchronous=FULL;",
+					  "PRAGMA synchronous=FULL;"
+					  "PRAGMA cache_size=-65536;"
+					  "PRAGMA temp_store=MEMORY;",
 				       err)) ||
 			    (ver < SCHEMA_VERSION &&
 			     (rc = exec(q, schema_sql, err)))) {

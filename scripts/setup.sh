@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs what airi needs to build and test on Debian 12, from Debian's
+# own packages only. Safe to run again. Uses sudo when not root.
+set -eu
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
+PKGS="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcmocka-dev \
+ clang nodejs sqlite3 groff-base"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+# nodejs may come from elsewhere (a newer node already on PATH is fine)
+if command -v node >/dev/null 2>&1; then
+	missing=$(echo "$missing" | sed 's/ nodejs//')
+fi
+if [ -n "$missing" ]; then
+	echo "setup: installing:$missing"
+	$SUDO apt-get update -q
+	# shellcheck disable=SC2086
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
+else
+	echo "setup: all packages present"
+fi
