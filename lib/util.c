@@ -66,11 +66,20 @@ void airi__err_at(airi_error *err, const char *text, size_t len,
 
 void airi__pointer_append(char *ptr, size_t cap, const char *tok, size_t n)
 {
-	size_t len = strlen(ptr);
-	if (len + 2 >= cap)
+	size_t len = strlen(ptr), need = 1;
+	for (size_t i = 0; i < n; i++)
+		need += (tok[i] == '~' || tok[i] == '/') ? 2 : 1;
+	/* a pointer that does not fit ends in "/..." (once) */
+	if (len + need + 5 > cap) {
+		if (len < 4 || strcmp(ptr + len - 4, "/...") != 0) {
+			if (len + 5 > cap)
+				len = cap - 5;
+			memcpy(ptr + len, "/...", 5);
+		}
 		return;
+	}
 	ptr[len++] = '/';
-	for (size_t i = 0; i < n && len + 3 < cap; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (tok[i] == '~') {
 			ptr[len++] = '~';
 			ptr[len++] = '0';

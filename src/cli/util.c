@@ -173,8 +173,43 @@ const char *cli_name(const char *path)
 	return (!path || !strcmp(path, "-")) ? "<stdin>" : path;
 }
 
+/*
+ * While reading a stream, follow the nesting depth (outside strings) so a
+ * hostile input such as 1 GiB of '[' stops being read as soon as it is
+ * deeper than the parser accepts: the parser then reports the same error
+ * at the same byte offset it would have reported on the whole input.
+ */
+struct depth_scan {
+	int in_str, esc;
+	long depth;
+};
+
+static int too_deep(struct depth_scan *d, const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = p[i];
+		if (d->in_str) {
+			if (d->esc)
+				d->esc = 0;
+			else if (c == '\\')
+				d->esc = 1;
+			else if (c == '"')
+				d->in_str = 0;
+		} else if (c == '"') {
+			d->in_str = 1;
+		} else if (c == '[' || c == '{') {
+			if (++d->depth > AIRI_JSON_MAX_DEPTH)
+				return 1;
+		} else if (c == ']' || c == '}') {
+			d->depth--;
+		}
+	}
+	return 0;
+}
+
 int cli_read(const char *path, char **data, size_t *len)
 {
+	struct depth_scan ds = {0, 0, 0};
 	int fd = 0;
 	size_t cap = 1 << 16, n = 0;
 	char *buf;
@@ -228,6 +263,8 @@ int cli_read(const char *path, char **data, size_t *len)
 		if (r == 0)
 			break;
 		n += (size_t)r;
+		if (too_deep(&ds, buf + n - (size_t)r, (size_t)r))
+			break; /* the parser will reject it right there */
 	}
 	if (fd)
 		close(fd);
