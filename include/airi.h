@@ -57,6 +57,8 @@ enum {
 	AIRI_EINVAL = -8,     /* invalid argument (bad ID syntax, bad filter) */
 	AIRI_ECORRUPT = -9,   /* stored data does not match its digest */
 	AIRI_ESCHEMA = -10,   /* store schema newer than this library */
+	AIRI_EVERIFY = -11,   /* a proof, signature or digest does not hold */
+	AIRI_EKEY = -12,      /* no usable key (missing, malformed, wrong) */
 };
 
 /* Where and what. line/column are 1-based (column counts bytes), offset is
@@ -72,6 +74,10 @@ typedef struct airi_error {
 	int has_pointer;
 	char pointer[512];
 	char message[768];
+	/* for AIRI_EVERIFY and bundle errors: a stable reason code such as
+	 * "E-digest", "E-proof", "E-sig", "E-key", "E-format" (docs/spec.md,
+	 * "Verification"); empty otherwise */
+	char reason[32];
 } airi_error;
 
 /* Static English text for an AIRI_E* code. Never NULL. */
@@ -321,6 +327,115 @@ typedef void (*airi_problem_fn)(void *ctx, const char *problem);
 AIRI_API int airi_store_fsck(airi_store *s, airi_problem_fn fn, void *ctx,
 			     size_t *objects, size_t *problems,
 			     airi_error *err);
+
+/* ---- Merkle trees (RFC 9162) ------------------------------------------- */
+
+#define AIRI_HASH_SIZE 32
+
+/* SHA-256(0x00 || leaf) and SHA-256(0x01 || left || right). */
+AIRI_API void airi_merkle_leaf_hash(const void *leaf, size_t n,
+				    unsigned char out[AIRI_HASH_SIZE]);
+AIRI_API void airi_merkle_node_hash(const unsigned char left[AIRI_HASH_SIZE],
+				    const unsigned char right[AIRI_HASH_SIZE],
+				    unsigned char out[AIRI_HASH_SIZE]);
+/* RFC 9162 2.1.3.2 / 2.1.4.2. Return 0 when the proof holds, AIRI_EINVAL
+ * otherwise. Hashes of the wrong length never verify. */
+AIRI_API int airi_merkle_verify_inclusion(
+	uint64_t index, uint64_t size, const unsigned char *leaf_hash,
+	size_t leaf_len, const unsigned char (*proof)[AIRI_HASH_SIZE],
+	size_t n, const unsigned char *root, size_t root_len);
+AIRI_API int airi_merkle_verify_consistency(
+	uint64_t size1, uint64_t size2, const unsigned char *root1,
+	size_t root1_len, const unsigned char *root2, size_t root2_len,
+	const unsigned char (*proof)[AIRI_HASH_SIZE], size_t n);
+
+/* ---- keys, signed notes, checkpoints ------------------------------------ */
+
+/* Ed25519 keys in the C2SP signed-note text forms: a signer key
+ * "PRIVATE+KEY+<name>+<8 hex key ID>+<base64(0x01 || seed)>" and a
+ * verifier key "<name>+<8 hex key ID>+<base64(0x01 || public key)>". */
+typedef struct airi_key airi_key;
+
+/* New random key pair; both strings are freed with free(). */
+AIRI_API int airi_key_generate(const char *name, char **signer,
+			       char **verifier, airi_error *err);
+/* Parses either form (a signer key can also verify). Free with
+ * airi_key_free(). */
+AIRI_API int airi_key_parse(const char *text, airi_key **out,
+			    airi_error *err);
+AIRI_API void airi_key_free(airi_key *k);
+AIRI_API const char *airi_key_name(const airi_key *k);
+AIRI_API int airi_key_can_sign(const airi_key *k);
+/* The verifier key text of k. Free with free(). */
+AIRI_API int airi_key_verifier(const airi_key *k, char **out);
+
+typedef struct airi_checkpoint {
+	char origin[256];
+	uint64_t size;
+	unsigned char root[AIRI_HASH_SIZE];
+} airi_checkpoint;
+
+/* A C2SP tlog-checkpoint body signed as a C2SP signed note. Free *note
+ * with free(). */
+AIRI_API int airi_checkpoint_sign(const airi_key *signer,
+				  const airi_checkpoint *cp, char **note);
+/* Parses a signed checkpoint and checks it carries a valid signature by
+ * `verifier`. Reason codes: E-checkpoint (malformed), E-key (no signature
+ * by this key), E-sig (signature invalid). */
+AIRI_API int airi_checkpoint_verify(const char *note, size_t len,
+				    const airi_key *verifier,
+				    airi_checkpoint *out, airi_error *err);
+
+/* ---- the transparency log of a store ------------------------------------ */
+
+/* Every recorded run is appended to the store's log as the canonical JSON
+ * {"logged_at":..,"run":..,"type":"airi.logentry/1"} (docs/spec.md). */
+AIRI_API int airi_store_log_size(airi_store *s, uint64_t *size,
+				 airi_error *err);
+/* Root hash of the tree of the first `size` leaves. */
+AIRI_API int airi_store_log_root(airi_store *s, uint64_t size,
+				 unsigned char root[AIRI_HASH_SIZE],
+				 airi_error *err);
+/* The log entry of a run: its index and canonical bytes (free()). */
+AIRI_API int airi_store_log_entry(airi_store *s, const airi_digest *run,
+				  uint64_t *index, char **entry, size_t *len,
+				  airi_error *err);
+/* Proofs; *proof is an array of *n hashes, freed with free(). */
+AIRI_API int airi_store_log_inclusion(airi_store *s, uint64_t index,
+				      uint64_t size,
+				      unsigned char (**proof)[AIRI_HASH_SIZE],
+				      size_t *n, airi_error *err);
+AIRI_API int airi_store_log_consistency(airi_store *s, uint64_t size1,
+					uint64_t size2,
+					unsigned char (**proof)[AIRI_HASH_SIZE],
+					size_t *n, airi_error *err);
+/* The newest signed checkpoint; when `signer` is given and the log has
+ * grown since, a new one is signed for the current size first (origin:
+ * `origin`, else the store's, else "localhost/airi"). Free with free(). */
+AIRI_API int airi_store_checkpoint(airi_store *s, const airi_key *signer,
+				   const char *origin, char **note,
+				   airi_error *err);
+
+/* ---- bundles ------------------------------------------------------------ */
+
+#define AIRI_BUNDLE_MEDIA_TYPE "application/vnd.airi.bundle.v1+json"
+
+/* One self-contained file proving a run: its disclosed objects, its log
+ * entry, an inclusion proof and the signed checkpoint it is proven
+ * against. `withhold` is NULL or a comma-separated list of section names
+ * and/or "output", "trajectory", "meta", whose content is replaced by its
+ * digest. Needs a signed checkpoint covering the run (pass a signer to
+ * sign one). Free *out with free(). */
+AIRI_API int airi_bundle_export(airi_store *s, const airi_digest *run,
+				const char *withhold, const airi_key *signer,
+				char **out, size_t *len, airi_error *err);
+/* Verifies a bundle offline against a verifier key. On success *report is
+ * a JSON report (docs/spec.md, "Verification") freed with free(); on
+ * failure AIRI_EVERIFY with err->reason set (E-format, E-digest, E-run,
+ * E-proof, E-checkpoint, E-key, E-sig). */
+AIRI_API int airi_bundle_verify(const char *bundle, size_t len,
+				const airi_key *verifier, char **report,
+				size_t *report_len, airi_error *err);
 
 #ifdef __cplusplus
 }

@@ -151,7 +151,9 @@ int airi_manifest_check(const airi_manifest *m, airi_verdict *verdict,
 					 "retrieval used without an index "
 					 "state digest (index.state_digest)");
 			} else {
-				for (size_t i = 0; i < airi_value_count(items_v);
+				for (size_t i = 0;
+				     airi_value_type(items_v) == AIRI_ARRAY &&
+				     i < airi_value_count(items_v);
 				     i++) {
 					const airi_value *e =
 						airi_value_at(items_v, i);

@@ -181,6 +181,8 @@ static void changes_block(airi__jw *w, const airi_value *a,
 	airi__jw_arr(w);
 	if (a && b)
 		diff_values(&c, "", a, b, 0);
+	else if (a || b)
+		emit_change(&c, "", a ? "removed" : "added", a, b);
 	airi__jw_end_arr(w);
 	airi__jw_key(w, "more");
 	airi__jw_int(w, (long long)c.more);
@@ -519,10 +521,29 @@ int airi_run_diff(const airi_manifest *A, const airi_manifest *B, int *same,
 			snprintf(text, sizeof(text),
 				 "same run: identical conditions, trajectory, "
 				 "output and meta");
-		else if (same_cond)
-			snprintf(text, sizeof(text),
-				 "same conditions: any output difference is "
-				 "the model's own variation");
+		else if (same_cond) {
+			const airi_digest *oa = airi_manifest_output_digest(A),
+					  *ob = airi_manifest_output_digest(B),
+					  *ta = airi_manifest_trajectory_digest(A),
+					  *tb = airi_manifest_trajectory_digest(B);
+			int out_diff = strcmp(presence(oa, ob), "equal") &&
+				       strcmp(presence(oa, ob), "absent");
+			int traj_diff = strcmp(presence(ta, tb), "equal") &&
+					strcmp(presence(ta, tb), "absent");
+			if (out_diff || traj_diff)
+				snprintf(text, sizeof(text),
+					 "same conditions: the %s differ%s; "
+					 "that is the model's own variation",
+					 out_diff && traj_diff
+						 ? "trajectory and output"
+					 : out_diff ? "output"
+						    : "trajectory",
+					 out_diff && traj_diff ? "" : "s");
+			else
+				snprintf(text, sizeof(text),
+					 "same conditions and output: only "
+					 "meta differs (when or where it ran)");
+		}
 		else
 			snprintf(text, sizeof(text), "conditions differ: %s",
 				 differing.p ? differing.p : "");

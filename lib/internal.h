@@ -152,4 +152,29 @@ int airi__conditions_object(const airi_manifest *m, airi__buf *b);
 int airi__trajectory_object(const airi_manifest *m, airi__buf *b);
 int airi__run_object(const airi_manifest *m, airi__buf *b);
 
+/* ---- Merkle construction ------------------------------------------------ */
+
+/* Hash of the perfect aligned subtree at (level, index). */
+typedef int (*airi__node_fn)(void *ctx, int level, uint64_t index,
+			     unsigned char out[AIRI_HASH_SIZE]);
+int airi__merkle_range(airi__node_fn get, void *ctx, uint64_t a, uint64_t b,
+		       unsigned char out[AIRI_HASH_SIZE]);
+/* proof must have room for 64 hashes */
+int airi__merkle_inclusion(airi__node_fn get, void *ctx, uint64_t index,
+			   uint64_t size,
+			   unsigned char (*proof)[AIRI_HASH_SIZE], size_t *n);
+int airi__merkle_consistency(airi__node_fn get, void *ctx, uint64_t size1,
+			     uint64_t size2,
+			     unsigned char (*proof)[AIRI_HASH_SIZE], size_t *n);
+
+/* base64 (standard alphabet, padded) */
+char *airi__b64_encode(const unsigned char *p, size_t n);
+/* strict decode; returns -1 on any malformed input */
+int airi__b64_decode(const char *s, size_t n, unsigned char *out,
+		     size_t cap, size_t *outn);
+
+/* verification failure with a reason code */
+int airi__verr(airi_error *err, const char *reason, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif /* AIRI_INTERNAL_H */

@@ -68,7 +68,11 @@ static int mfail(airi_manifest *m, airi_error *err, const airi_value *at,
 		va_end(ap);
 		memset(err, 0, sizeof(*err));
 		err->code = AIRI_EMANIFEST;
-		snprintf(err->message, sizeof(err->message), "%s", msg);
+		if (ptr[0] && !strstr(msg, ptr))
+			snprintf(err->message, sizeof(err->message), "%s at %s",
+				 msg, ptr);
+		else
+			snprintf(err->message, sizeof(err->message), "%s", msg);
 		snprintf(err->pointer, sizeof(err->pointer), "%s", ptr);
 		err->has_pointer = 1;
 		if (at)
@@ -493,7 +497,7 @@ void airi__output_summary(const airi_manifest *m, char *out, size_t cap)
 	const airi_value *s = first_string(m->output, 0);
 	if (!s) {
 		snprintf(out, cap, "%s",
-			 m->output->type == AIRI_NULL ? "null" : "(no text)");
+			 m->output->type == AIRI_NULL ? "(null)" : "(no text)");
 		return;
 	}
 	size_t n, o = 0;

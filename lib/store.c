@@ -249,6 +249,9 @@ int airi_store_record(airi_store *s, const airi_manifest *m, int *created,
 		row.time_ms = row.recorded_ms;
 		const airi_value *start =
 			airi_value_get(airi_manifest_meta(m), "start");
+		if (!start)
+			start = airi_value_get(airi_manifest_meta(m),
+					       "started_at");
 		size_t sn;
 		const char *ss = airi_value_string(start, &sn);
 		int64_t t;
@@ -639,7 +642,7 @@ static int fsck_run(void *ctx, const airi_digest *d)
 	if (rc) {
 		char h[AIRI_DIGEST_STRLEN];
 		airi_digest_format(d, h);
-		problem(c, "run %s: %s", h, e.message);
+		problem(c, "%s", e.message);
 	}
 	airi_manifest_free(m);
 	return 0;

@@ -71,6 +71,8 @@ int cli_status(int code);
 /* Opens the store named by --store, $AIRI_STORE or the default location.
  * Prints the error and returns NULL on failure (*status set). */
 airi_store *cli_store(const struct args *a, unsigned flags, int *status);
+/* The store location cli_store() would open (free()). */
+char *cli_store_location(const struct args *a);
 
 /* Loads a manifest from a file path, "-", or a run ID prefix in the store
  * (opened on demand into *store). Returns an exit status. */

@@ -39,7 +39,14 @@ static void report(void *ctx, const char *problem)
 			o->list[o->len++] = '\\';
 			o->list[o->len++] = (char)c;
 		} else if (c < 0x20) {
-			o->len += (size_t)sprintf(o->list + o->len, "\\u%04x", c);
+			const char *e = c == '\n' ? "\\n" : c == '\t' ? "\\t"
+				      : c == '\r' ? "\\r" : c == '\b' ? "\\b"
+				      : c == '\f' ? "\\f" : NULL;
+			if (e)
+				o->len += (size_t)sprintf(o->list + o->len, "%s", e);
+			else
+				o->len += (size_t)sprintf(o->list + o->len,
+							  "\\u%04x", c);
 		} else {
 			o->list[o->len++] = (char)c;
 		}
@@ -71,7 +78,7 @@ int cmd_fsck(struct args *a)
 		printf("{\"objects\":%zu,\"problems\":[", objects);
 		if (o.list)
 			fwrite(o.list, 1, o.len, stdout);
-		printf("]}\n");
+		printf("],\"problems_total\":%zu}\n", problems);
 	} else {
 		printf("%zu objects checked, %zu problem%s\n", objects,
 		       problems, problems == 1 ? "" : "s");

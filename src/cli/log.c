@@ -5,6 +5,7 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -26,6 +27,14 @@ static void json_str(const char *s)
 			printf("\\%c", c);
 		else if (c == '\n')
 			fputs("\\n", stdout);
+		else if (c == '\t')
+			fputs("\\t", stdout);
+		else if (c == '\r')
+			fputs("\\r", stdout);
+		else if (c == '\b')
+			fputs("\\b", stdout);
+		else if (c == '\f')
+			fputs("\\f", stdout);
 		else if (c < 0x20)
 			printf("\\u%04x", c);
 		else
@@ -72,8 +81,9 @@ static int one(void *ctx, const airi_run_info *r)
 				    : r->model	  ? r->model
 							  : "-";
 		fmt_time(r->time_ms, t);
-		printf("%.12s  %s  %-24s  %.12s  %s\n", run + 7, t, model,
-		       cond + 7, r->summary ? r->summary : "");
+		printf("%.12s  %s  %-24s  %.12s%s%s\n", run + 7, t, model,
+		       cond + 7, r->summary && *r->summary ? "  " : "",
+		       r->summary ? r->summary : "");
 	}
 	c->n++;
 	return 0;
@@ -117,8 +127,9 @@ int cmd_log(struct args *a)
 	if (cli_val(a, "limit")) {
 		char *end;
 		const char *v = cli_val(a, "limit");
+		errno = 0;
 		unsigned long long n = strtoull(v, &end, 10);
-		if (!*v || *end || n == 0) {
+		if (!*v || *end || n == 0 || errno == ERANGE || *v == '-') {
 			cli_errorf("log: --limit needs a positive number");
 			return EXIT_USAGE;
 		}

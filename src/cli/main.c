@@ -61,18 +61,18 @@ const struct cmd cli_commands[] = {
 	 "Recording the same manifest twice is a no-op that prints the same "
 	 "ID.\nWith --jsonl, every line is a manifest; nothing is stored "
 	 "unless the\nwhole batch is valid."},
-	{"show", cmd_show, show_opts, "airi show [--json|--manifest] ID|FILE",
+	{"show", cmd_show, show_opts, "airi show [--store PATH] [--json|--manifest] ID|FILE",
 	 "Show a run: identities, section digests, the manifest and its "
 	 "completeness.",
 	 NULL},
-	{"check", cmd_check, check_opts, "airi check [--json] ID|FILE",
+	{"check", cmd_check, check_opts, "airi check [--store PATH] [--json] ID|FILE",
 	 "Print the completeness verdict of a run: pinned, partial or opaque.",
 	 "Exit status 0 when pinned, 1 when partial or opaque."},
 	{"log", cmd_log, log_opts,
-	 "airi log [--model M] [--since T] [--until T] [--conditions ID] "
-	 "[--limit N] [--json]",
+	 "airi log [--store PATH] [--model M] [--since T] [--until T] "
+	 "[--conditions ID] [--limit N] [--json]",
 	 "List runs, newest first.", NULL},
-	{"diff", cmd_diff, diff_opts, "airi diff [--json] A B",
+	{"diff", cmd_diff, diff_opts, "airi diff [--store PATH] [--json] A B",
 	 "Compare two runs (IDs or manifest files) section by section.",
 	 "Exit status like diff(1): 0 same run, 1 different, 2 trouble."},
 	{"fsck", cmd_fsck, fsck_opts, "airi fsck [--store PATH] [--json]",
@@ -113,6 +113,10 @@ int cmd_help(struct args *a)
 		overview(stdout);
 		return 0;
 	}
+	if (a->npos > 1) {
+		cli_errorf("help: expected at most one command name");
+		return EXIT_USAGE;
+	}
 	const struct cmd *c = find(a->pos[0]);
 	if (!c) {
 		cli_errorf("no such command: %s", a->pos[0]);
@@ -124,7 +128,10 @@ int cmd_help(struct args *a)
 
 int cmd_version(struct args *a)
 {
-	(void)a;
+	if (a && a->npos) {
+		cli_errorf("version: unexpected argument \"%s\"", a->pos[0]);
+		return EXIT_USAGE;
+	}
 	printf("airi %s\n", AIRI_VERSION);
 	return 0;
 }

@@ -7,8 +7,10 @@
 #define _GNU_SOURCE
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static int print_ids(const airi_manifest *m, int json)
 {
@@ -73,8 +75,9 @@ static int record_jsonl(struct args *a, const char *path)
 	const char *bv = cli_val(a, "batch");
 	if (bv) {
 		char *end;
+		errno = 0;
 		unsigned long long v = strtoull(bv, &end, 10);
-		if (!*bv || *end || v == 0) {
+		if (!*bv || *end || v == 0 || errno == ERANGE || *bv == '-') {
 			cli_errorf("record: --batch needs a positive number, "
 				   "not \"%s\"",
 				   bv);
@@ -84,8 +87,13 @@ static int record_jsonl(struct args *a, const char *path)
 	}
 	if (cli_read(path, &data, &len))
 		return EXIT_NOINPUT;
+	/* a store this import creates is removed again if nothing in it
+	 * was committed, so a rejected import leaves no trace */
+	char *loc = cli_store_location(a);
+	int existed = loc && access(loc, F_OK) == 0, committed = 0;
 	if (!(s = cli_store(a, AIRI_STORE_CREATE, &status))) {
 		free(data);
+		free(loc);
 		return status;
 	}
 	while (pos < len && !status) {
@@ -172,6 +180,7 @@ static int record_jsonl(struct args *a, const char *path)
 				break;
 			}
 			in_batch = 0;
+			committed = 1;
 			cli_write(ids, ids_n);
 			ids_n = 0;
 		}
@@ -183,6 +192,7 @@ static int record_jsonl(struct args *a, const char *path)
 			cli_error(NULL, &err);
 			status = EXIT_TROUBLE;
 		} else {
+			committed = 1;
 			cli_write(ids, ids_n);
 		}
 	}
@@ -196,6 +206,15 @@ static int record_jsonl(struct args *a, const char *path)
 	free(ids);
 	free(data);
 	airi_store_close(s);
+	if (!committed && !existed && loc && strncmp(loc, "postgres", 8)) {
+		static const char *suffix[] = {"", "-wal", "-shm", "-journal"};
+		for (size_t i = 0; i < 4; i++) {
+			char p[4096];
+			snprintf(p, sizeof(p), "%s%s", loc, suffix[i]);
+			unlink(p);
+		}
+	}
+	free(loc);
 	return status;
 }
 

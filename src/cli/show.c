@@ -20,8 +20,10 @@ static void print_check(const char *report)
 		const char *name = cli_s(airi_value_get(s, "name"));
 		const char *st = cli_s(airi_value_get(s, "status"));
 		const char *reason = cli_s(airi_value_get(s, "reason"));
-		printf("  %-12s %-9s%s%s\n", name, st, *reason ? " " : "",
-		       reason);
+		if (*reason)
+			printf("  %-12s %-9s %s\n", name, st, reason);
+		else
+			printf("  %-12s %s\n", name, st);
 	}
 	const airi_value *notes = airi_value_get(r, "notes");
 	for (size_t i = 0; i < airi_value_count(notes); i++)

@@ -305,6 +305,12 @@ void cli_unmap(char *data, size_t len, int mapped)
 		free(data);
 }
 
+char *cli_store_location(const struct args *a)
+{
+	const char *loc = cli_val(a, "store");
+	return loc ? strdup(loc) : airi_store_default_location();
+}
+
 airi_store *cli_store(const struct args *a, unsigned flags, int *status)
 {
 	const char *loc = cli_val(a, "store");
@@ -324,7 +330,7 @@ airi_store *cli_store(const struct args *a, unsigned flags, int *status)
 	rc = airi_store_open(loc, flags, &s, &err);
 	if (rc) {
 		cli_error(NULL, &err);
-		*status = rc == AIRI_EINVAL ? EXIT_USAGE : EXIT_TROUBLE;
+		*status = EXIT_TROUBLE;
 	}
 	free(def);
 	return s;

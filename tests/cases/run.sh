@@ -106,6 +106,22 @@ for dir in "$cases"/*/; do
 	) >"$tmp/stdout" 2>"$tmp/stderr" </dev/null
 	status=$?
 
+	# AIRI_CASES_UPDATE=1 rewrites the expectations of this run from what
+	# the binary did: review the resulting diff before committing it
+	if [ -n "${AIRI_CASES_UPDATE:-}" ]; then
+		cp "$tmp/stdout" "$dir/expected_stdout"
+		if [ -s "$tmp/stderr" ]; then
+			cp "$tmp/stderr" "$dir/expected_stderr"
+		else
+			rm -f "$dir/expected_stderr"
+		fi
+		if [ "$status" != 0 ]; then
+			echo "$status" >"$dir/status"
+		else
+			rm -f "$dir/status"
+		fi
+	fi
+
 	want_status=0
 	if [ -f "$dir/status" ]; then
 		want_status=$(tr -d ' \n' <"$dir/status")

@@ -338,7 +338,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	airi_digest dp;
 	airi_digest_format(&g1, hex);
 	REQUIRE(strlen(hex) == AIRI_DIGEST_STRLEN - 1);
-	REQUIRE(airi_digest_parse(hex, &dp) == 0 && airi_digest_equal(&dp, &g1));
+	REQUIRE(airi_digest_parse(hex, &dp) == 0 &&
+		airi_digest_equal(&dp, &g1));
 	REQUIRE(airi_digest_parse(hex + 7, &dp) == 0 &&
 		airi_digest_equal(&dp, &g1));
 

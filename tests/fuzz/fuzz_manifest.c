@@ -221,7 +221,8 @@ static void check_identities(const airi_manifest *m)
 	}
 	if (out) {
 		REQUIRE(airi_digest_value(out, &oid) == 0);
-		REQUIRE(airi_digest_equal(&oid, airi_manifest_output_digest(m)));
+		REQUIRE(airi_digest_equal(&oid,
+					  airi_manifest_output_digest(m)));
 	} else {
 		REQUIRE(airi_manifest_output_digest(m) == NULL);
 	}
@@ -284,7 +285,8 @@ static void check_identities(const airi_manifest *m)
 	REQUIRE(airi_manifest_ids_json(m, &ids, &idn) == 0);
 	REQUIRE(ids[idn] == 0);
 	if (idn != b.n || memcmp(ids, b.p, idn)) {
-		fprintf(stderr, "ids json:\n  airi: %s\n  spec: %s\n", ids, b.p);
+		fprintf(stderr, "ids json:\n  airi: %s\n  spec: %s\n", ids,
+			b.p);
 		abort();
 	}
 	free(ids);
@@ -339,7 +341,8 @@ static void check_check(const airi_manifest *m)
 	REQUIRE(airi_value_type(secs) == AIRI_ARRAY);
 	for (size_t i = 0; i < airi_value_count(secs); i++) {
 		const airi_value *s = airi_value_at(secs, i);
-		REQUIRE(airi_value_type(airi_value_get(s, "name")) == AIRI_STRING);
+		REQUIRE(airi_value_type(airi_value_get(s, "name")) ==
+			AIRI_STRING);
 		REQUIRE(airi_value_type(airi_value_get(s, "reason")) ==
 			AIRI_STRING);
 		const airi_value *st = airi_value_get(s, "status");
@@ -382,7 +385,8 @@ static void check_diff(const airi_manifest *a, const airi_manifest *b)
 static const char fixed_a[] = "{\"conditions\":{\"model\":\"x\"}}";
 static const char fixed_b[] =
 	"{\"conditions\":{\"model\":{\"name\":\"m\",\"resolved\":\"m-1\"},"
-	"\"params\":{\"seed\":1,\"temperature\":0.5,\"a/b~c\":[1,2,{\"x\":null}]},"
+	"\"params\":{\"seed\":1,\"temperature\":0.5,"
+	"\"a/b~c\":[1,2,{\"x\":null}]},"
 	"\"system\":\"be brief\",\"input\":[{\"role\":\"user\",\"content\":"
 	"\"hi\\u00e9\"}],\"environment\":{}},"
 	"\"trajectory\":[1,\"two\",{\"three\":3},[4],null,1],"

@@ -115,9 +115,24 @@ static inline uint32_t ref_utf8_decode(const unsigned char *s, size_t *i)
 	return c;
 }
 
+/* The UTF-16 code units of the scalar value at s[*i] (valid UTF-8). */
+static inline int ref_utf16_units(const unsigned char *s, size_t *i,
+				  uint16_t u[2])
+{
+	uint32_t c = ref_utf8_decode(s, i);
+	if (c < 0x10000) {
+		u[0] = (uint16_t)c;
+		return 1;
+	}
+	u[0] = (uint16_t)(0xD800 + ((c - 0x10000) >> 10));
+	u[1] = (uint16_t)(0xDC00 + ((c - 0x10000) & 0x3FF));
+	return 2;
+}
+
 /* Compares two valid UTF-8 strings as sequences of UTF-16 code units,
  * by expanding each code point into its units. */
-static inline int ref_utf16_cmp(const char *a, size_t an, const char *b, size_t bn)
+static inline int ref_utf16_cmp(const char *a, size_t an, const char *b,
+				size_t bn)
 {
 	const unsigned char *x = (const unsigned char *)a;
 	const unsigned char *y = (const unsigned char *)b;
@@ -128,29 +143,13 @@ static inline int ref_utf16_cmp(const char *a, size_t an, const char *b, size_t 
 		if (pa == na) {
 			if (i >= an)
 				break;
-			uint32_t c = ref_utf8_decode(x, &i);
-			if (c >= 0x10000) {
-				ua[0] = (uint16_t)(0xD800 + ((c - 0x10000) >> 10));
-				ua[1] = (uint16_t)(0xDC00 + ((c - 0x10000) & 0x3FF));
-				na = 2;
-			} else {
-				ua[0] = (uint16_t)c;
-				na = 1;
-			}
+			na = ref_utf16_units(x, &i, ua);
 			pa = 0;
 		}
 		if (pb == nb) {
 			if (j >= bn)
-				return 1; /* a is longer */
-			uint32_t c = ref_utf8_decode(y, &j);
-			if (c >= 0x10000) {
-				ub[0] = (uint16_t)(0xD800 + ((c - 0x10000) >> 10));
-				ub[1] = (uint16_t)(0xDC00 + ((c - 0x10000) & 0x3FF));
-				nb = 2;
-			} else {
-				ub[0] = (uint16_t)c;
-				nb = 1;
-			}
+				return 1; /* b is a proper prefix of a */
+			nb = ref_utf16_units(y, &j, ub);
 			pb = 0;
 		}
 		if (ua[pa] != ub[pb])
@@ -158,10 +157,8 @@ static inline int ref_utf16_cmp(const char *a, size_t an, const char *b, size_t 
 		pa++;
 		pb++;
 	}
-	/* a exhausted */
-	if (pb < nb || j < bn)
-		return -1;
-	return 0;
+	/* a is exhausted: equal only if b is too */
+	return (pb < nb || j < bn) ? -1 : 0;
 }
 
 /* ---- string literals ---------------------------------------------------- */
@@ -215,7 +212,7 @@ static inline size_t ref_put_utf8(char *o, uint32_t c)
  * stores the decoded bytes in a new buffer (*out, *outn; free()).
  */
 static inline int ref_string(const unsigned char *s, size_t n, size_t *i,
-		      char **out, size_t *outn)
+			     char **out, size_t *outn)
 {
 	size_t k = *i + 1, o = 0;
 	char *buf = NULL;
@@ -270,7 +267,8 @@ static inline int ref_string(const unsigned char *s, size_t n, size_t *i,
 			if (cp >= 0xDC00 && cp <= 0xDFFF)
 				goto bad;
 			if (cp >= 0xD800 && cp <= 0xDBFF) {
-				if (n - k < 6 || s[k] != '\\' || s[k + 1] != 'u' ||
+				if (n - k < 6 || s[k] != '\\' ||
+				    s[k + 1] != 'u' ||
 				    ref_hex4(s + k + 2, &lo) || lo < 0xDC00 ||
 				    lo > 0xDFFF)
 					goto bad;
@@ -308,8 +306,8 @@ bad:
 
 /* Length of the number literal at s[i] by the RFC 8259 grammar, or 0. Sets
  * *is_int when it has neither fraction nor exponent. */
-static inline size_t ref_number_len(const unsigned char *s, size_t i, size_t n,
-			     int *is_int)
+static inline size_t ref_number_len(const unsigned char *s, size_t i,
+				    size_t n, int *is_int)
 {
 	size_t k = i;
 	*is_int = 1;
@@ -359,7 +357,8 @@ static inline double ref_number_value(const unsigned char *s, size_t len)
 
 /* Is the literal acceptable: not overflowing, an integer literal not
  * above 2^53 in magnitude (decided on its digits). */
-static inline int ref_number_ok(const unsigned char *s, size_t len, int is_int)
+static inline int ref_number_ok(const unsigned char *s, size_t len,
+				int is_int)
 {
 	if (is_int) {
 		size_t k = s[0] == '-';
@@ -473,7 +472,8 @@ static inline void ref_number_format(double d, char out[40])
 /* ---- canonical strings -------------------------------------------------- */
 
 /* RFC 8785 string form of decoded UTF-8 bytes (new buffer, free()). */
-static inline char *ref_canon_string(const char *s, size_t n, size_t *outn)
+static inline char *ref_canon_string(const char *s, size_t n,
+				     size_t *outn)
 {
 	char *o = malloc(6 * n + 3);
 	size_t k = 0;
@@ -525,9 +525,11 @@ static inline void ref_ws(const unsigned char *s, size_t n, size_t *i)
 		(*i)++;
 }
 
-static inline int ref_value(const unsigned char *s, size_t n, size_t *i, int depth);
+static inline int ref_value(const unsigned char *s, size_t n, size_t *i,
+			    int depth);
 
-static inline int ref_object(const unsigned char *s, size_t n, size_t *i, int depth)
+static inline int ref_object(const unsigned char *s, size_t n, size_t *i,
+			     int depth)
 {
 	ref_key *keys = NULL;
 	size_t nk = 0, cap = 0;
@@ -580,7 +582,8 @@ out:
 	return ok ? 0 : -1;
 }
 
-static inline int ref_array(const unsigned char *s, size_t n, size_t *i, int depth)
+static inline int ref_array(const unsigned char *s, size_t n, size_t *i,
+			    int depth)
 {
 	(*i)++;
 	ref_ws(s, n, i);
@@ -605,7 +608,8 @@ static inline int ref_array(const unsigned char *s, size_t n, size_t *i, int dep
 }
 
 /* depth: containers open around this value */
-static inline int ref_value(const unsigned char *s, size_t n, size_t *i, int depth)
+static inline int ref_value(const unsigned char *s, size_t n, size_t *i,
+			    int depth)
 {
 	ref_ws(s, n, i);
 	if (*i >= n)
