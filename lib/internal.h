@@ -173,6 +173,9 @@ char *airi__b64_encode(const unsigned char *p, size_t n);
 int airi__b64_decode(const char *s, size_t n, unsigned char *out,
 		     size_t cap, size_t *outn);
 
+int airi__checkpoint_parse(const char *note, size_t len, airi_checkpoint *out,
+			   size_t *text_len, airi_error *err);
+
 /* verification failure with a reason code */
 int airi__verr(airi_error *err, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

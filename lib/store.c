@@ -16,12 +16,6 @@
  * table, cleared on rollback since rolled-back objects are gone. */
 #define KNOWN_SLOTS 65536
 
-struct airi_store {
-	const struct airi__store_ops *ops;
-	void *impl;
-	int in_tx;
-	airi_digest *known;
-};
 
 static size_t known_slot(const airi_digest *d)
 {
@@ -68,6 +62,36 @@ char *airi_store_default_location(void)
 	return out;
 }
 
+static int backfill_one(void *ctx, const airi_digest *d, int64_t ms)
+{
+	void **c = ctx;
+	return airi__log_append(c[0], d, ms, c[1]);
+}
+
+/* A store from before the log (schema 1) gets its runs appended to the
+ * log once, in recording order, with their recording times. */
+static int backfill(airi_store *s, airi_error *err)
+{
+	char *v = NULL;
+	int rc = s->ops->setting_get(s->impl, "log_backfill", &v, err);
+	if (rc == AIRI_ENOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	int pending = !strcmp(v, "pending");
+	free(v);
+	if (!pending)
+		return 0;
+	void *ctx[2] = {s, err};
+	if ((rc = s->ops->begin(s->impl, err)))
+		return rc;
+	if ((rc = s->ops->each_run(s->impl, backfill_one, ctx, err)) ||
+	    (rc = s->ops->setting_put(s->impl, "log_backfill", "done", err)) ||
+	    (rc = s->ops->commit(s->impl, err)))
+		s->ops->rollback(s->impl);
+	return rc;
+}
+
 int airi_store_open(const char *location, unsigned flags, airi_store **out,
 		    airi_error *err)
 {
@@ -94,6 +118,10 @@ int airi_store_open(const char *location, unsigned flags, airi_store **out,
 		return rc;
 	}
 	s->known = calloc(KNOWN_SLOTS, sizeof(airi_digest)); /* optional */
+	if (!(flags & AIRI_STORE_READONLY) && (rc = backfill(s, err))) {
+		airi_store_close(s);
+		return rc;
+	}
 	*out = s;
 	return 0;
 }
@@ -267,6 +295,8 @@ int airi_store_record(airi_store *s, const airi_manifest *m, int *created,
 		airi__output_summary(m, summary, sizeof(summary));
 		row.summary = summary;
 		rc = s->ops->put_run(s->impl, &row, &made, err);
+		if (!rc && made)
+			rc = airi__log_append(s, &row.run, row.recorded_ms, err);
 		free(mname);
 		free(mres);
 	}
@@ -631,11 +661,12 @@ static int fsck_object(void *ctx, const airi_digest *d, const char *body,
 	return 0;
 }
 
-static int fsck_run(void *ctx, const airi_digest *d)
+static int fsck_run(void *ctx, const airi_digest *d, int64_t ms)
 {
 	struct fsck_ctx *c = ctx;
 	airi_manifest *m = NULL;
 	airi_error e;
+	(void)ms;
 	int rc = airi_store_fetch(c->s, d, &m, &e);
 	if (rc == AIRI_ENOMEM)
 		return rc;

@@ -22,7 +22,9 @@ struct airi__run_row {
 
 typedef int (*airi__object_fn)(void *ctx, const airi_digest *d,
 			       const char *body, size_t n);
-typedef int (*airi__digest_fn)(void *ctx, const airi_digest *d);
+/* runs in recording order, with their recording time */
+typedef int (*airi__digest_fn)(void *ctx, const airi_digest *d,
+			       int64_t recorded_ms);
 
 struct airi__store_ops {
 	const char *name;
@@ -51,7 +53,45 @@ struct airi__store_ops {
 			   airi_error *err);
 	int (*each_run)(void *impl, airi__digest_fn fn, void *ctx,
 			airi_error *err);
+
+	/* the transparency log: leaves (index, run, canonical entry) and
+	 * the hashes of perfect subtrees (level, index) */
+	int (*log_size)(void *impl, uint64_t *size, airi_error *err);
+	int (*log_append)(void *impl, uint64_t index, const airi_digest *run,
+			  const char *entry, size_t n, airi_error *err);
+	/* AIRI_ENOTFOUND when the run is not in the log */
+	int (*log_find)(void *impl, const airi_digest *run, uint64_t *index,
+			char **entry, size_t *n, airi_error *err);
+	int (*log_at)(void *impl, uint64_t index, airi_digest *run,
+		      char **entry, size_t *n, airi_error *err);
+	int (*node_get)(void *impl, int level, uint64_t index,
+			unsigned char out[AIRI_HASH_SIZE], airi_error *err);
+	int (*node_put)(void *impl, int level, uint64_t index,
+			const unsigned char hash[AIRI_HASH_SIZE],
+			airi_error *err);
+	/* signed checkpoints by tree size; latest: AIRI_ENOTFOUND if none */
+	int (*checkpoint_put)(void *impl, uint64_t size, const char *note,
+			      airi_error *err);
+	int (*checkpoint_latest)(void *impl, uint64_t *size, char **note,
+				 airi_error *err);
+	/* small settings (the log's origin) */
+	int (*setting_get)(void *impl, const char *key, char **value,
+			   airi_error *err);
+	int (*setting_put)(void *impl, const char *key, const char *value,
+			   airi_error *err);
 };
+
+struct airi_store {
+	const struct airi__store_ops *ops;
+	void *impl;
+	int in_tx;
+	airi_digest *known;
+};
+
+/* Appends a newly recorded run to the log (inside the caller's
+ * transaction). */
+int airi__log_append(airi_store *s, const airi_digest *run,
+		     int64_t recorded_ms, airi_error *err);
 
 extern const struct airi__store_ops airi__sqlite_ops;
 

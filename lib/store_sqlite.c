@@ -10,6 +10,11 @@
  *   runs(id BLOB UNIQUE, conditions BLOB, recorded_ms, time_ms, model,
  *       resolved, summary)  one row per run, indexed by time, model and
  *       conditions ID.
+ *   log_leaves(idx, run, entry)  the transparency log's entries;
+ *   log_nodes(id = level << 56 | index, hash)  perfect subtree hashes;
+ *   checkpoints(size, note)  signed checkpoints; settings(key, value).
+ * Version 2 added the log; opening a version 1 store adds the tables and
+ * marks the log for back-filling (settings log_backfill = pending).
  * A store with a newer user_version than this code knows is refused.
  */
 #define _GNU_SOURCE
@@ -23,7 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 
 enum {
 	ST_PUT_OBJ,
@@ -31,6 +36,16 @@ enum {
 	ST_HAS_RUN,
 	ST_PUT_RUN,
 	ST_FIND,
+	ST_LOG_SIZE,
+	ST_LOG_APPEND,
+	ST_LOG_FIND,
+	ST_LOG_AT,
+	ST_NODE_GET,
+	ST_NODE_PUT,
+	ST_CP_PUT,
+	ST_CP_LATEST,
+	ST_SET_GET,
+	ST_SET_PUT,
 	ST_COUNT
 };
 
@@ -41,6 +56,16 @@ static const char *const stmt_sql[ST_COUNT] = {
 	"INSERT OR IGNORE INTO runs(id, conditions, recorded_ms, time_ms, "
 	"model, resolved, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	"SELECT id FROM runs WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
+	"SELECT coalesce(max(idx) + 1, 0) FROM log_leaves",
+	"INSERT INTO log_leaves(idx, run, entry) VALUES (?1, ?2, ?3)",
+	"SELECT idx, entry FROM log_leaves WHERE run = ?1",
+	"SELECT run, entry FROM log_leaves WHERE idx = ?1",
+	"SELECT hash FROM log_nodes WHERE id = ?1",
+	"INSERT OR REPLACE INTO log_nodes(id, hash) VALUES (?1, ?2)",
+	"INSERT OR REPLACE INTO checkpoints(size, note) VALUES (?1, ?2)",
+	"SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
+	"SELECT value FROM settings WHERE key = ?1",
+	"INSERT OR REPLACE INTO settings(key, value) VALUES (?1, ?2)",
 };
 
 typedef struct sq {
@@ -119,7 +144,16 @@ static const char schema_sql[] =
 	"CREATE INDEX IF NOT EXISTS runs_model ON runs(model, time_ms);"
 	"CREATE INDEX IF NOT EXISTS runs_resolved ON runs(resolved, time_ms);"
 	"CREATE INDEX IF NOT EXISTS runs_conditions ON runs(conditions);"
-	"PRAGMA user_version = 1;";
+	"CREATE TABLE IF NOT EXISTS log_leaves("
+	" idx INTEGER PRIMARY KEY, run BLOB NOT NULL UNIQUE,"
+	" entry BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS log_nodes("
+	" id INTEGER PRIMARY KEY, hash BLOB NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS checkpoints("
+	" size INTEGER PRIMARY KEY, note TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS settings("
+	" key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"PRAGMA user_version = 2;";
 
 static void sq_close(void *impl)
 {
@@ -221,7 +255,12 @@ static int sq_open(const char *location, unsigned flags, void **impl,
 					  "PRAGMA temp_store=MEMORY;",
 				       err)) ||
 			    (ver < SCHEMA_VERSION &&
-			     (rc = exec(q, schema_sql, err)))) {
+			     (rc = exec(q, schema_sql, err))) ||
+			    (ver == 1 &&
+			     (rc = exec(q, "INSERT OR REPLACE INTO settings"
+					   "(key, value) VALUES "
+					   "('log_backfill', 'pending')",
+					err)))) {
 				sq_close(q);
 				return rc;
 			}
@@ -478,21 +517,208 @@ static int sq_each_run(void *impl, airi__digest_fn fn, void *ctx,
 	sq *q = impl;
 	sqlite3_stmt *st;
 	int rc, ret = 0;
-	if (sqlite3_prepare_v2(q->db, "SELECT id FROM runs ORDER BY seq", -1,
-			       &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(q->db,
+			       "SELECT id, recorded_ms FROM runs ORDER BY seq",
+			       -1, &st, NULL) != SQLITE_OK)
 		return sq_fail(q, err, "cannot read runs");
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		airi_digest d;
 		if (sqlite3_column_bytes(st, 0) != AIRI_DIGEST_SIZE)
 			continue;
 		memcpy(d.bytes, sqlite3_column_blob(st, 0), AIRI_DIGEST_SIZE);
-		if ((ret = fn(ctx, &d)))
+		if ((ret = fn(ctx, &d, sqlite3_column_int64(st, 1))))
 			break;
 	}
 	if (!ret && rc != SQLITE_DONE)
 		ret = sq_fail(q, err, "cannot read runs");
 	sqlite3_finalize(st);
 	return ret;
+}
+
+/* ---- log ---------------------------------------------------------------- */
+
+static int sq_log_size(void *impl, uint64_t *size, airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_LOG_SIZE];
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*size = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : sq_fail(q, err, "cannot read the log");
+}
+
+static int sq_log_append(void *impl, uint64_t index, const airi_digest *run,
+			 const char *entry, size_t n, airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_LOG_APPEND];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	sqlite3_bind_blob(st, 2, run->bytes, AIRI_DIGEST_SIZE, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, entry, (int)n, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : sq_fail(q, err, "cannot append to the log");
+}
+
+static int leaf_row(sq *q, sqlite3_stmt *st, char **entry, size_t *n,
+		    airi_error *err)
+{
+	size_t len = (size_t)sqlite3_column_bytes(st, 1);
+	char *b = malloc(len + 1);
+	if (!b)
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	memcpy(b, sqlite3_column_blob(st, 1), len);
+	b[len] = 0;
+	*entry = b;
+	*n = len;
+	(void)q;
+	return 0;
+}
+
+static int sq_log_find(void *impl, const airi_digest *run, uint64_t *index,
+		       char **entry, size_t *n, airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_LOG_FIND];
+	int rc, ret;
+	sqlite3_bind_blob(st, 1, run->bytes, AIRI_DIGEST_SIZE, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*index = (uint64_t)sqlite3_column_int64(st, 0);
+		ret = leaf_row(q, st, entry, n, err);
+	} else if (rc == SQLITE_DONE) {
+		ret = AIRI_ENOTFOUND;
+	} else {
+		ret = sq_fail(q, err, "cannot read the log");
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int sq_log_at(void *impl, uint64_t index, airi_digest *run,
+		     char **entry, size_t *n, airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_LOG_AT];
+	int rc, ret;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)index);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == AIRI_DIGEST_SIZE) {
+		memcpy(run->bytes, sqlite3_column_blob(st, 0), AIRI_DIGEST_SIZE);
+		ret = leaf_row(q, st, entry, n, err);
+	} else if (rc == SQLITE_DONE) {
+		ret = airi__err(err, AIRI_ENOTFOUND, "no log entry %llu",
+				(unsigned long long)index);
+	} else {
+		ret = sq_fail(q, err, "cannot read the log");
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static sqlite3_int64 node_key(int level, uint64_t index)
+{
+	return (sqlite3_int64)((uint64_t)level << 56 | index);
+}
+
+static int sq_node_get(void *impl, int level, uint64_t index,
+		       unsigned char out[AIRI_HASH_SIZE], airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_NODE_GET];
+	int rc, ret = 0;
+	sqlite3_bind_int64(st, 1, node_key(level, index));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == AIRI_HASH_SIZE)
+		memcpy(out, sqlite3_column_blob(st, 0), AIRI_HASH_SIZE);
+	else if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+		ret = AIRI_ENOTFOUND;
+	else
+		ret = sq_fail(q, err, "cannot read the log");
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int sq_node_put(void *impl, int level, uint64_t index,
+		       const unsigned char hash[AIRI_HASH_SIZE], airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_NODE_PUT];
+	sqlite3_bind_int64(st, 1, node_key(level, index));
+	sqlite3_bind_blob(st, 2, hash, AIRI_HASH_SIZE, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : sq_fail(q, err, "cannot write the log");
+}
+
+static int sq_checkpoint_put(void *impl, uint64_t size, const char *note,
+			     airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_CP_PUT];
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)size);
+	sqlite3_bind_text(st, 2, note, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0
+				 : sq_fail(q, err, "cannot store the checkpoint");
+}
+
+static int sq_checkpoint_latest(void *impl, uint64_t *size, char **note,
+				airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_CP_LATEST];
+	int rc = sqlite3_step(st), ret = 0;
+	if (rc == SQLITE_ROW) {
+		*size = (uint64_t)sqlite3_column_int64(st, 0);
+		const char *t = (const char *)sqlite3_column_text(st, 1);
+		*note = strdup(t ? t : "");
+		if (!*note)
+			ret = airi__err(err, AIRI_ENOMEM, "out of memory");
+	} else if (rc == SQLITE_DONE) {
+		ret = AIRI_ENOTFOUND;
+	} else {
+		ret = sq_fail(q, err, "cannot read checkpoints");
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int sq_setting_get(void *impl, const char *key, char **value,
+			  airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_SET_GET];
+	int rc, ret = 0;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		*value = strdup(t ? t : "");
+		if (!*value)
+			ret = airi__err(err, AIRI_ENOMEM, "out of memory");
+	} else if (rc == SQLITE_DONE) {
+		ret = AIRI_ENOTFOUND;
+	} else {
+		ret = sq_fail(q, err, "cannot read settings");
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+static int sq_setting_put(void *impl, const char *key, const char *value,
+			  airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_SET_PUT];
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : sq_fail(q, err, "cannot write settings");
 }
 
 const struct airi__store_ops airi__sqlite_ops = {
@@ -510,4 +736,14 @@ const struct airi__store_ops airi__sqlite_ops = {
 	.list = sq_list,
 	.each_object = sq_each_object,
 	.each_run = sq_each_run,
+	.log_size = sq_log_size,
+	.log_append = sq_log_append,
+	.log_find = sq_log_find,
+	.log_at = sq_log_at,
+	.node_get = sq_node_get,
+	.node_put = sq_node_put,
+	.checkpoint_put = sq_checkpoint_put,
+	.checkpoint_latest = sq_checkpoint_latest,
+	.setting_get = sq_setting_get,
+	.setting_put = sq_setting_put,
 };

@@ -104,6 +104,15 @@ int cmd_check(struct args *a);
 int cmd_log(struct args *a);
 int cmd_diff(struct args *a);
 int cmd_fsck(struct args *a);
+int cmd_key(struct args *a);
+int cmd_checkpoint(struct args *a);
+int cmd_export(struct args *a);
+int cmd_verify(struct args *a);
+int cmd_consistency(struct args *a);
+/* the signing key location (--key, $AIRI_KEY, the default) and the key;
+ * see proof.c */
+char *cli_key_location(const struct args *a);
+airi_key *cli_signer(const struct args *a, int required, int *status);
 int cmd_help(struct args *a);
 int cmd_version(struct args *a);
 

@@ -19,6 +19,7 @@ static const struct opt record_opts[] = {
 	{"jsonl", 0, "one manifest per line (bulk import, all-or-nothing)"},
 	{"batch", 1, "with --jsonl: commit every N lines (each batch all-or-nothing)"},
 	{"json", 0, "print identities as JSON"},
+	{"key", 1, "signing key file (default: $AIRI_KEY or ~/.config/airi/signing.key)"},
 	{0}};
 static const struct opt show_opts[] = {
 	COMMON_OPTS,
@@ -45,6 +46,31 @@ static const struct opt diff_opts[] = {
 static const struct opt fsck_opts[] = {
 	COMMON_OPTS, {"store", 1, "store location"},
 	{"json", 0, "print the result as JSON"}, {0}};
+
+static const struct opt key_opts[] = {
+	COMMON_OPTS,
+	{"key", 1, "key file (default: $AIRI_KEY or ~/.config/airi/signing.key)"},
+	{"name", 1, "key name for generate (default: localhost/airi)"},
+	{"force", 0, "generate: replace an existing key file"},
+	{0}};
+static const struct opt checkpoint_opts[] = {
+	COMMON_OPTS, {"store", 1, "store location"},
+	{"key", 1, "signing key file"},
+	{"origin", 1, "the log's origin line (set once, default localhost/airi)"},
+	{"json", 0, "print the checkpoint as JSON"}, {0}};
+static const struct opt export_opts[] = {
+	COMMON_OPTS, {"store", 1, "store location"},
+	{"key", 1, "signing key file (signs a new checkpoint if needed)"},
+	{"withhold", 1, "comma-separated sections (or output, trajectory, meta) to show as digests only"},
+	{"output", 1, "write the bundle to this file (atomically)"}, {0}};
+static const struct opt verify_opts[] = {
+	COMMON_OPTS, {"key", 1, "the verifier key, or a file holding it"},
+	{"consistency", 0, "verify that checkpoint OLD's log grew into NEW's"},
+	{"proof", 1, "with --consistency: proof file (default: from the store)"},
+	{"store", 1, "store location (for --consistency without --proof)"},
+	{"json", 0, "print the result as JSON"}, {0}};
+static const struct opt consistency_opts[] = {
+	COMMON_OPTS, {"store", 1, "store location"}, {0}};
 
 const struct cmd cli_commands[] = {
 	{"canon", cmd_canon, canon_opts, "airi canon [FILE|-]",
@@ -79,6 +105,35 @@ const struct cmd cli_commands[] = {
 	 "Recompute every stored object's digest and check every run "
 	 "rebuilds.",
 	 "Exit status 0 when clean, 1 when problems were found."},
+	{"key", cmd_key, key_opts,
+	 "airi key generate [--name NAME] [--key PATH] [--force] | airi key show",
+	 "Create the Ed25519 key that signs checkpoints, or print its verifier "
+	 "key.",
+	 "generate writes the signing key (mode 0600) and prints the verifier\n"
+	 "key to give to reviewers. Once a key exists, airi record signs a new\n"
+	 "checkpoint after every recording."},
+	{"checkpoint", cmd_checkpoint, checkpoint_opts,
+	 "airi checkpoint [--store PATH] [--key PATH] [--origin ORIGIN] [--json]",
+	 "Print the newest signed checkpoint of the log, signing a new one "
+	 "first if the log has grown.",
+	 NULL},
+	{"export", cmd_export, export_opts,
+	 "airi export [--withhold LIST] [--output FILE] RUN",
+	 "Write a bundle that proves a run: its objects, log entry, inclusion "
+	 "proof and signed checkpoint.",
+	 NULL},
+	{"verify", cmd_verify, verify_opts,
+	 "airi verify --key PUBKEY BUNDLE | airi verify --key PUBKEY "
+	 "--consistency OLD NEW [--proof FILE]",
+	 "Verify a bundle offline, or that a log only grew between two "
+	 "checkpoints.",
+	 "Exit status 0 only when everything holds; 1 with a reason code\n"
+	 "(E-format, E-digest, E-run, E-proof, E-checkpoint, E-key, E-sig,\n"
+	 "E-consistency) naming the first thing that does not."},
+	{"consistency", cmd_consistency, consistency_opts,
+	 "airi consistency [--store PATH] SIZE1 SIZE2",
+	 "Print the consistency proof between two sizes of the log (JSON).",
+	 NULL},
 	{"help", cmd_help, no_opts, "airi help [COMMAND]",
 	 "Show help for airi or for one command.", NULL},
 	{"version", cmd_version, no_opts, "airi version",
