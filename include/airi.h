@@ -216,6 +216,15 @@ AIRI_API const airi_digest *airi_manifest_step_digest(const airi_manifest *m,
 AIRI_API int airi_manifest_ids_json(const airi_manifest *m, char **out,
 				    size_t *len);
 
+/* Salting: returns a manifest text in which each named section (and/or
+ * "output") is replaced by {"salt":<base64 of 32 random bytes>,"type":
+ * "airi.salted/1","value":<the value>}, so that its digest cannot be
+ * guessed from a dictionary of likely contents when it is withheld
+ * (docs/spec.md, "Salted sections"). `names` is comma-separated. Free
+ * *out with free(). */
+AIRI_API int airi_manifest_salt(const airi_manifest *m, const char *names,
+				char **out, size_t *len, airi_error *err);
+
 /* The canonical bytes of the whole manifest. Free with free(). */
 AIRI_API int airi_manifest_canon(const airi_manifest *m, char **out,
 				 size_t *len);

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -524,4 +525,92 @@ void airi__output_summary(const airi_manifest *m, char *out, size_t cap)
 		}
 	}
 	out[o] = 0;
+}
+
+/* ---- salting ------------------------------------------------------------ */
+
+static int name_listed(const char *list, const char *name, size_t n)
+{
+	for (const char *p = list; p && *p;) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		if (len == n && !strncmp(p, name, n))
+			return 1;
+		p = c ? c + 1 : NULL;
+	}
+	return 0;
+}
+
+static int salted(airi__jw *w, const airi_value *v)
+{
+	unsigned char salt[32];
+	if (RAND_bytes(salt, sizeof(salt)) != 1)
+		return AIRI_ENOMEM;
+	char *b = airi__b64_encode(salt, sizeof(salt));
+	if (!b)
+		return AIRI_ENOMEM;
+	airi__jw_obj(w);
+	airi__jw_key(w, "salt");
+	airi__jw_str(w, b);
+	airi__jw_key(w, "type");
+	airi__jw_str(w, "airi.salted/1");
+	airi__jw_key(w, "value");
+	airi__jw_value(w, v);
+	airi__jw_end_obj(w);
+	free(b);
+	return 0;
+}
+
+int airi_manifest_salt(const airi_manifest *m, const char *names, char **out,
+		       size_t *len, airi_error *err)
+{
+	airi__jw w;
+	int rc = 0;
+	/* every listed name must be a section or "output" */
+	for (const char *p = names; p && *p;) {
+		const char *c = strchr(p, ',');
+		size_t n = c ? (size_t)(c - p) : strlen(p);
+		char name[80];
+		snprintf(name, sizeof(name), "%.*s", (int)(n < 79 ? n : 79), p);
+		if (!(n && airi_manifest_section(m, name)) &&
+		    !(!strcmp(name, "output") && m->output))
+			return airi__err(err, AIRI_EINVAL,
+					 "cannot salt \"%s\": the manifest has "
+					 "no such section (or output)",
+					 name);
+		p = c ? c + 1 : NULL;
+	}
+	airi__jw_init(&w);
+	airi__jw_obj(&w);
+	for (size_t i = 0; i < m->root->count && !rc; i++) {
+		size_t kn;
+		const char *k = airi_value_key_at(m->root, i, &kn);
+		const airi_value *v = airi_value_at(m->root, i);
+		airi__jw_keyn(&w, k, kn);
+		if (v == m->conditions) {
+			airi__jw_obj(&w);
+			for (size_t j = 0; j < v->count && !rc; j++) {
+				size_t sn;
+				const char *sk = airi_value_key_at(v, j, &sn);
+				airi__jw_keyn(&w, sk, sn);
+				if (name_listed(names, sk, sn))
+					rc = salted(&w, airi_value_at(v, j));
+				else
+					airi__jw_value(&w, airi_value_at(v, j));
+			}
+			airi__jw_end_obj(&w);
+		} else if (v == m->output && name_listed(names, "output", 6)) {
+			rc = salted(&w, v);
+		} else {
+			airi__jw_value(&w, v);
+		}
+	}
+	airi__jw_end_obj(&w);
+	char *p = airi__jw_finish(&w, len);
+	if (rc || !p) {
+		free(p);
+		return airi__err(err, AIRI_ENOMEM, "cannot salt: out of memory");
+	}
+	*out = p;
+	return 0;
 }

@@ -679,6 +679,109 @@ static int fsck_run(void *ctx, const airi_digest *d, int64_t ms)
 	return 0;
 }
 
+static int fsck_run_logged(void *ctx, const airi_digest *d, int64_t ms)
+{
+	struct fsck_ctx *c = ctx;
+	uint64_t index;
+	char *entry = NULL;
+	size_t n;
+	(void)ms;
+	int rc = c->s->ops->log_find(c->s->impl, d, &index, &entry, &n, NULL);
+	free(entry);
+	if (rc == AIRI_ENOTFOUND) {
+		char h[AIRI_DIGEST_STRLEN];
+		airi_digest_format(d, h);
+		problem(c, "run %s is not in the log", h);
+		return 0;
+	}
+	return rc == AIRI_ENOMEM ? rc : 0;
+}
+
+/*
+ * The log: each entry must be canonical, name a stored run, and hash to
+ * the stored leaf; each stored inner node must be the hash of its two
+ * children; every stored checkpoint's root must be the tree's root at its
+ * size (its signature is checked by whoever holds the verifier key).
+ */
+static int fsck_log(struct fsck_ctx *c, airi_error *err)
+{
+	airi_store *s = c->s;
+	uint64_t size;
+	int rc;
+	if ((rc = s->ops->log_size(s->impl, &size, err)))
+		return rc;
+	for (uint64_t i = 0; i < size; i++) {
+		airi_digest run;
+		char *entry = NULL;
+		size_t n;
+		unsigned char leaf[AIRI_HASH_SIZE], stored[AIRI_HASH_SIZE];
+		rc = s->ops->log_at(s->impl, i, &run, &entry, &n, NULL);
+		if (rc) {
+			problem(c, "log entry %llu is missing",
+				(unsigned long long)i);
+			continue;
+		}
+		char h[AIRI_DIGEST_STRLEN], want[256];
+		airi_digest_format(&run, h);
+		int found = 0;
+		s->ops->has_run(s->impl, &run, &found, NULL);
+		if (!found)
+			problem(c, "log entry %llu names run %s, which is not "
+				   "in the store",
+				(unsigned long long)i, h);
+		snprintf(want, sizeof(want), "\"run\":\"%s\"", h);
+		if (!memmem(entry, n, want, strlen(want)))
+			problem(c, "log entry %llu does not name its run %s",
+				(unsigned long long)i, h);
+		airi_merkle_leaf_hash(entry, n, leaf);
+		free(entry);
+		if (s->ops->node_get(s->impl, 0, i, stored, NULL) ||
+		    memcmp(leaf, stored, AIRI_HASH_SIZE))
+			problem(c, "log leaf %llu does not hash to the stored "
+				   "leaf hash",
+				(unsigned long long)i);
+	}
+	for (int level = 1; (size >> level) > 0; level++) {
+		for (uint64_t i = 0; i < (size >> level); i++) {
+			unsigned char l[AIRI_HASH_SIZE], r[AIRI_HASH_SIZE],
+				got[AIRI_HASH_SIZE], want[AIRI_HASH_SIZE];
+			if (s->ops->node_get(s->impl, level - 1, 2 * i, l, NULL) ||
+			    s->ops->node_get(s->impl, level - 1, 2 * i + 1, r,
+					     NULL) ||
+			    s->ops->node_get(s->impl, level, i, got, NULL)) {
+				problem(c, "log node (%d, %llu) is missing", level,
+					(unsigned long long)i);
+				continue;
+			}
+			airi_merkle_node_hash(l, r, want);
+			if (memcmp(got, want, AIRI_HASH_SIZE))
+				problem(c, "log node (%d, %llu) does not "
+					   "recompute",
+					level, (unsigned long long)i);
+		}
+	}
+	uint64_t cps;
+	char *note = NULL;
+	rc = s->ops->checkpoint_latest(s->impl, &cps, &note, NULL);
+	if (rc == 0) {
+		airi_checkpoint cp;
+		size_t tl;
+		unsigned char root[AIRI_HASH_SIZE];
+		if (airi__checkpoint_parse(note, strlen(note), &cp, &tl, NULL) ||
+		    cp.size != cps)
+			problem(c, "the checkpoint for size %llu is malformed",
+				(unsigned long long)cps);
+		else if (cp.size > size ||
+			 airi_store_log_root(s, cp.size, root, NULL) ||
+			 memcmp(root, cp.root, AIRI_HASH_SIZE))
+			problem(c, "the log no longer matches its signed "
+				   "checkpoint of size %llu",
+				(unsigned long long)cp.size);
+	}
+	free(note);
+	return s->ops->each_run(s->impl, fsck_run_logged, c, err);
+}
+
 int airi_store_fsck(airi_store *s, airi_problem_fn fn, void *ctx,
 		    size_t *objects, size_t *problems, airi_error *err)
 {
@@ -686,6 +789,8 @@ int airi_store_fsck(airi_store *s, airi_problem_fn fn, void *ctx,
 	int rc = s->ops->each_object(s->impl, fsck_object, &c, err);
 	if (!rc)
 		rc = s->ops->each_run(s->impl, fsck_run, &c, err);
+	if (!rc)
+		rc = fsck_log(&c, err);
 	if (rc)
 		return rc;
 	if (objects)

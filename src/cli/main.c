@@ -20,6 +20,7 @@ static const struct opt record_opts[] = {
 	{"batch", 1, "with --jsonl: commit every N lines (each batch all-or-nothing)"},
 	{"json", 0, "print identities as JSON"},
 	{"key", 1, "signing key file (default: $AIRI_KEY or ~/.config/airi/signing.key)"},
+	{"salt", 1, "comma-separated sections (or output) to store salted, so a withheld digest cannot be guessed"},
 	{0}};
 static const struct opt show_opts[] = {
 	COMMON_OPTS,
@@ -147,7 +148,7 @@ static void overview(FILE *f)
 		   "airi gives AI runs a content-derived identity.\n\n"
 		   "commands:\n");
 	for (size_t i = 0; i < cli_ncommands; i++)
-		fprintf(f, "  %-8s %s\n", cli_commands[i].name,
+		fprintf(f, "  %-12s %s\n", cli_commands[i].name,
 			cli_commands[i].summary);
 	fprintf(f, "\n'airi help COMMAND' shows a command's options. The "
 		   "identity format is\ndefined in docs/spec.md; see also "

@@ -65,6 +65,23 @@ static int record_one(struct args *a, const char *path)
 		cli_error(cli_name(path), &err);
 		return cli_status(rc);
 	}
+	if (cli_val(a, "salt")) {
+		char *salted;
+		size_t sn;
+		airi_manifest *m2 = NULL;
+		if ((rc = airi_manifest_salt(m, cli_val(a, "salt"), &salted, &sn,
+					     &err)) ||
+		    (rc = airi_manifest_parse(salted, sn, &m2, &err))) {
+			if (!rc)
+				free(salted);
+			cli_error(NULL, &err);
+			airi_manifest_free(m);
+			return rc == AIRI_EINVAL ? EXIT_USAGE : EXIT_TROUBLE;
+		}
+		free(salted);
+		airi_manifest_free(m);
+		m = m2;
+	}
 	if (!(s = cli_store(a, AIRI_STORE_CREATE, &status))) {
 		airi_manifest_free(m);
 		return status;
@@ -247,6 +264,10 @@ int cmd_record(struct args *a)
 	const char *path = a->npos ? a->pos[0] : "-";
 	if (a->npos > 1) {
 		cli_errorf("record: expected one input, got %d", a->npos);
+		return EXIT_USAGE;
+	}
+	if (cli_opt(a, "salt") && cli_opt(a, "jsonl")) {
+		cli_errorf("record: --salt applies to single manifests");
 		return EXIT_USAGE;
 	}
 	if (cli_opt(a, "batch") && !cli_opt(a, "jsonl")) {
