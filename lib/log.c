@@ -99,6 +99,36 @@ int airi__b64_decode(const char *s, size_t n, unsigned char *out, size_t cap,
 
 /* ---- appending ---------------------------------------------------------- */
 
+void airi__log_uncache(airi_store *s)
+{
+	s->log_cached = 0;
+	for (int i = 0; i < 64; i++)
+		s->frontier[i].valid = 0;
+}
+
+static int left_node(airi_store *s, int level, uint64_t index,
+		     unsigned char out[AIRI_HASH_SIZE], airi_error *err)
+{
+	if (s->in_tx && s->frontier[level].valid &&
+	    s->frontier[level].index == index) {
+		memcpy(out, s->frontier[level].hash, AIRI_HASH_SIZE);
+		return 0;
+	}
+	return s->ops->node_get(s->impl, level, index, out, err);
+}
+
+static int put_node(airi_store *s, int level, uint64_t index,
+		    const unsigned char h[AIRI_HASH_SIZE], airi_error *err)
+{
+	int rc = s->ops->node_put(s->impl, level, index, h, err);
+	if (!rc && s->in_tx && level < 64) {
+		s->frontier[level].index = index;
+		s->frontier[level].valid = 1;
+		memcpy(s->frontier[level].hash, h, AIRI_HASH_SIZE);
+	}
+	return rc;
+}
+
 int airi__log_append(airi_store *s, const airi_digest *run,
 		     int64_t recorded_ms, airi_error *err)
 {
@@ -106,8 +136,11 @@ int airi__log_append(airi_store *s, const airi_digest *run,
 	char entry[256], when[32], id[AIRI_DIGEST_STRLEN];
 	unsigned char cur[AIRI_HASH_SIZE], left[AIRI_HASH_SIZE];
 	int rc, n;
-	if ((rc = s->ops->log_size(s->impl, &index, err)))
+	if (s->in_tx && s->log_cached) {
+		index = s->log_next;
+	} else if ((rc = s->ops->log_size(s->impl, &index, err))) {
 		return rc;
+	}
 	airi__rfc3339_format(recorded_ms, when);
 	airi_digest_format(run, id);
 	/* canonical: members in sorted order, no escapes needed */
@@ -118,18 +151,20 @@ int airi__log_append(airi_store *s, const airi_digest *run,
 	if ((rc = s->ops->log_append(s->impl, index, run, entry, (size_t)n,
 				     err)))
 		return rc;
+	if (s->in_tx) {
+		s->log_next = index + 1;
+		s->log_cached = 1;
+	}
 	airi_merkle_leaf_hash(entry, (size_t)n, cur);
-	if ((rc = s->ops->node_put(s->impl, 0, index, cur, err)))
+	if ((rc = put_node(s, 0, index, cur, err)))
 		return rc;
 	/* completing a right child completes its parent, and so on up */
 	for (int level = 0; index & 1; level++) {
-		if ((rc = s->ops->node_get(s->impl, level, index - 1, left,
-					   err)))
+		if ((rc = left_node(s, level, index - 1, left, err)))
 			return rc;
 		airi_merkle_node_hash(left, cur, cur);
 		index >>= 1;
-		if ((rc = s->ops->node_put(s->impl, level + 1, index, cur,
-					   err)))
+		if ((rc = put_node(s, level + 1, index, cur, err)))
 			return rc;
 	}
 	return 0;

@@ -144,6 +144,7 @@ int airi_store_begin(airi_store *s, airi_error *err)
 		return airi__err(err, AIRI_EINVAL,
 				 "a transaction is already open");
 	rc = s->ops->begin(s->impl, err);
+	airi__log_uncache(s);
 	if (!rc)
 		s->in_tx = 1;
 	return rc;
@@ -159,6 +160,7 @@ int airi_store_commit(airi_store *s, airi_error *err)
 		s->ops->rollback(s->impl);
 		known_clear(s);
 	}
+	airi__log_uncache(s);
 	s->in_tx = 0;
 	return rc;
 }
@@ -169,6 +171,7 @@ int airi_store_rollback(airi_store *s)
 		return 0;
 	s->ops->rollback(s->impl);
 	known_clear(s);
+	airi__log_uncache(s);
 	s->in_tx = 0;
 	return 0;
 }

@@ -86,7 +86,19 @@ struct airi_store {
 	void *impl;
 	int in_tx;
 	airi_digest *known;
+	/* inside an explicit transaction nobody else can append, so the log
+	 * size and the last node written at each level are kept here */
+	int log_cached;
+	uint64_t log_next;
+	struct {
+		uint64_t index;
+		int valid;
+		unsigned char hash[AIRI_HASH_SIZE];
+	} frontier[64];
 };
+
+/* Forgets the cached log state (at transaction boundaries). */
+void airi__log_uncache(airi_store *s);
 
 /* Appends a newly recorded run to the log (inside the caller's
  * transaction). */
