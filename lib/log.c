@@ -129,6 +129,15 @@ static int put_node(airi_store *s, int level, uint64_t index,
 	return rc;
 }
 
+int airi__log_next(airi_store *s, uint64_t *index, airi_error *err)
+{
+	if (s->in_tx && s->log_cached) {
+		*index = s->log_next;
+		return 0;
+	}
+	return s->ops->log_size(s->impl, index, err);
+}
+
 int airi__log_append(airi_store *s, const airi_digest *run,
 		     int64_t recorded_ms, airi_error *err)
 {
@@ -136,11 +145,8 @@ int airi__log_append(airi_store *s, const airi_digest *run,
 	char entry[256], when[32], id[AIRI_DIGEST_STRLEN];
 	unsigned char cur[AIRI_HASH_SIZE], left[AIRI_HASH_SIZE];
 	int rc, n;
-	if (s->in_tx && s->log_cached) {
-		index = s->log_next;
-	} else if ((rc = s->ops->log_size(s->impl, &index, err))) {
+	if ((rc = airi__log_next(s, &index, err)))
 		return rc;
-	}
 	airi__rfc3339_format(recorded_ms, when);
 	airi_digest_format(run, id);
 	/* canonical: members in sorted order, no escapes needed */
@@ -172,21 +178,56 @@ int airi__log_append(airi_store *s, const airi_digest *run,
 
 /* ---- reading ------------------------------------------------------------ */
 
+/*
+ * Proofs are built in two passes: the first only records which perfect
+ * subtrees the RFC 9162 recursion asks for (the shape of a proof depends
+ * on the index and size alone), then all of them are read in one query,
+ * then the second pass computes the proof from memory. One round trip to
+ * the store instead of one per level.
+ */
+#define MAX_PLAN 512
+
 struct node_ctx {
 	airi_store *s;
 	airi_error *err;
+	int planning;
+	size_t n;
+	int level[MAX_PLAN];
+	uint64_t index[MAX_PLAN];
+	unsigned char (*hash)[AIRI_HASH_SIZE];
 };
 
-static int get_node(void *ctx, int level, uint64_t index,
-		    unsigned char out[AIRI_HASH_SIZE])
+static int plan_or_lookup(void *ctx, int level, uint64_t index,
+			  unsigned char out[AIRI_HASH_SIZE])
 {
 	struct node_ctx *c = ctx;
-	int rc = c->s->ops->node_get(c->s->impl, level, index, out, c->err);
+	for (size_t i = 0; i < c->n; i++)
+		if (c->level[i] == level && c->index[i] == index) {
+			if (!c->planning)
+				memcpy(out, c->hash[i], AIRI_HASH_SIZE);
+			return 0;
+		}
+	if (!c->planning || c->n == MAX_PLAN)
+		return airi__err(c->err, AIRI_ECORRUPT,
+				 "log proof needs an unplanned node");
+	c->level[c->n] = level;
+	c->index[c->n] = index;
+	c->n++;
+	memset(out, 0, AIRI_HASH_SIZE);
+	return 0;
+}
+
+static int load_plan(struct node_ctx *c)
+{
+	c->planning = 0;
+	c->hash = calloc(c->n ? c->n : 1, AIRI_HASH_SIZE);
+	if (!c->hash)
+		return airi__err(c->err, AIRI_ENOMEM, "out of memory");
+	int rc = c->s->ops->nodes_get(c->s->impl, c->n, c->level, c->index,
+				      c->hash, c->err);
 	if (rc == AIRI_ENOTFOUND)
 		return airi__err(c->err, AIRI_ECORRUPT,
-				 "log node (%d, %llu) is missing from the "
-				 "store",
-				 level, (unsigned long long)index);
+				 "log nodes are missing from the store");
 	return rc;
 }
 
@@ -200,7 +241,6 @@ int airi_store_log_root(airi_store *s, uint64_t size,
 {
 	uint64_t have;
 	int rc;
-	struct node_ctx c = {s, err};
 	if ((rc = s->ops->log_size(s->impl, &have, err)))
 		return rc;
 	if (size > have)
@@ -215,7 +255,18 @@ int airi_store_log_root(airi_store *s, uint64_t size,
 		memcpy(root, d.bytes, AIRI_HASH_SIZE);
 		return 0;
 	}
-	return airi__merkle_range(get_node, &c, 0, size, root);
+	struct node_ctx *pc = calloc(1, sizeof(*pc));
+	if (!pc)
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	pc->s = s;
+	pc->err = err;
+	pc->planning = 1;
+	if (!(rc = airi__merkle_range(plan_or_lookup, pc, 0, size, root)) &&
+	    !(rc = load_plan(pc)))
+		rc = airi__merkle_range(plan_or_lookup, pc, 0, size, root);
+	free(pc->hash);
+	free(pc);
+	return rc;
 }
 
 int airi_store_log_entry(airi_store *s, const airi_digest *run,
@@ -237,7 +288,6 @@ int airi_store_log_inclusion(airi_store *s, uint64_t index, uint64_t size,
 {
 	uint64_t have;
 	int rc;
-	struct node_ctx c = {s, err};
 	if ((rc = s->ops->log_size(s->impl, &have, err)))
 		return rc;
 	if (index >= size || size > have)
@@ -248,9 +298,22 @@ int airi_store_log_inclusion(airi_store *s, uint64_t index, uint64_t size,
 				 (unsigned long long)size,
 				 (unsigned long long)have);
 	unsigned char (*p)[AIRI_HASH_SIZE] = calloc(64, AIRI_HASH_SIZE);
-	if (!p)
+	struct node_ctx *c = calloc(1, sizeof(*c));
+	if (!p || !c) {
+		free(p);
+		free(c);
 		return airi__err(err, AIRI_ENOMEM, "out of memory");
-	if ((rc = airi__merkle_inclusion(get_node, &c, index, size, p, n))) {
+	}
+	c->s = s;
+	c->err = err;
+	c->planning = 1;
+	if (!(rc = airi__merkle_inclusion(plan_or_lookup, c, index, size, p,
+					  n)) &&
+	    !(rc = load_plan(c)))
+		rc = airi__merkle_inclusion(plan_or_lookup, c, index, size, p, n);
+	free(c->hash);
+	free(c);
+	if (rc) {
 		free(p);
 		return rc;
 	}
@@ -264,7 +327,6 @@ int airi_store_log_consistency(airi_store *s, uint64_t size1, uint64_t size2,
 {
 	uint64_t have;
 	int rc;
-	struct node_ctx c = {s, err};
 	if ((rc = s->ops->log_size(s->impl, &have, err)))
 		return rc;
 	if (size1 == 0 || size1 > size2 || size2 > have)
@@ -275,9 +337,23 @@ int airi_store_log_consistency(airi_store *s, uint64_t size1, uint64_t size2,
 				 (unsigned long long)size2,
 				 (unsigned long long)have);
 	unsigned char (*p)[AIRI_HASH_SIZE] = calloc(130, AIRI_HASH_SIZE);
-	if (!p)
+	struct node_ctx *c = calloc(1, sizeof(*c));
+	if (!p || !c) {
+		free(p);
+		free(c);
 		return airi__err(err, AIRI_ENOMEM, "out of memory");
-	if ((rc = airi__merkle_consistency(get_node, &c, size1, size2, p, n))) {
+	}
+	c->s = s;
+	c->err = err;
+	c->planning = 1;
+	if (!(rc = airi__merkle_consistency(plan_or_lookup, c, size1, size2, p,
+					    n)) &&
+	    !(rc = load_plan(c)))
+		rc = airi__merkle_consistency(plan_or_lookup, c, size1, size2, p,
+					      n);
+	free(c->hash);
+	free(c);
+	if (rc) {
 		free(p);
 		return rc;
 	}

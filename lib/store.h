@@ -18,6 +18,7 @@ struct airi__run_row {
 	int64_t recorded_ms, time_ms;
 	const char *model, *resolved; /* NUL-terminated or NULL */
 	const char *summary;
+	uint64_t log_index; /* its entry in the transparency log */
 };
 
 typedef int (*airi__object_fn)(void *ctx, const airi_digest *d,
@@ -69,6 +70,14 @@ struct airi__store_ops {
 	int (*node_put)(void *impl, int level, uint64_t index,
 			const unsigned char hash[AIRI_HASH_SIZE],
 			airi_error *err);
+	/* many nodes at once (a proof's worth); level 0 is the leaf hash of
+	 * the entry. AIRI_ENOTFOUND if any is missing. */
+	int (*nodes_get)(void *impl, size_t n, const int *level,
+			 const uint64_t *index,
+			 unsigned char (*out)[AIRI_HASH_SIZE], airi_error *err);
+	/* back-filling stores from before the log */
+	int (*set_log_index)(void *impl, const airi_digest *run, uint64_t index,
+			     airi_error *err);
 	/* signed checkpoints by tree size; latest: AIRI_ENOTFOUND if none */
 	int (*checkpoint_put)(void *impl, uint64_t size, const char *note,
 			      airi_error *err);
@@ -104,6 +113,8 @@ void airi__log_uncache(airi_store *s);
  * transaction). */
 int airi__log_append(airi_store *s, const airi_digest *run,
 		     int64_t recorded_ms, airi_error *err);
+/* The index the next appended entry will get. */
+int airi__log_next(airi_store *s, uint64_t *index, airi_error *err);
 
 extern const struct airi__store_ops airi__sqlite_ops;
 

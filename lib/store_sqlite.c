@@ -10,8 +10,11 @@
  *   runs(id BLOB UNIQUE, conditions BLOB, recorded_ms, time_ms, model,
  *       resolved, summary)  one row per run, indexed by time, model and
  *       conditions ID.
- *   log_leaves(idx, run, entry)  the transparency log's entries;
- *   log_nodes(id = level << 56 | index, hash)  perfect subtree hashes;
+ *   log_leaves(idx, run, entry)  the transparency log's entries (runs
+ *       .log_idx points a run at its entry);
+ *   log_nodes(id = level << 56 | index, hash)  perfect subtree hashes of
+ *       level >= 1 (level 0 is recomputed from the entry: one write less
+ *       per append);
  *   checkpoints(size, note)  signed checkpoints; settings(key, value).
  * Version 2 added the log; opening a version 1 store adds the tables and
  * marks the log for back-filling (settings log_backfill = pending).
@@ -46,6 +49,10 @@ enum {
 	ST_CP_LATEST,
 	ST_SET_GET,
 	ST_SET_PUT,
+	ST_NODES_MANY,
+	ST_LEAVES_MANY,
+	ST_LEAF_ENTRY,
+	ST_SET_LOG_IDX,
 	ST_COUNT
 };
 
@@ -54,11 +61,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 	"SELECT body FROM objects WHERE digest = ?1",
 	"SELECT 1 FROM runs WHERE id = ?1",
 	"INSERT OR IGNORE INTO runs(id, conditions, recorded_ms, time_ms, "
-	"model, resolved, summary) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	"model, resolved, summary, log_idx) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
+	"?8)",
 	"SELECT id FROM runs WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
 	"SELECT coalesce(max(idx) + 1, 0) FROM log_leaves",
 	"INSERT INTO log_leaves(idx, run, entry) VALUES (?1, ?2, ?3)",
-	"SELECT idx, entry FROM log_leaves WHERE run = ?1",
+	"SELECT l.idx, l.entry FROM runs r JOIN log_leaves l ON l.idx = r.log_idx "
+	"WHERE r.id = ?1",
 	"SELECT run, entry FROM log_leaves WHERE idx = ?1",
 	"SELECT hash FROM log_nodes WHERE id = ?1",
 	"INSERT OR REPLACE INTO log_nodes(id, hash) VALUES (?1, ?2)",
@@ -66,6 +75,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 	"SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
 	"SELECT value FROM settings WHERE key = ?1",
 	"INSERT OR REPLACE INTO settings(key, value) VALUES (?1, ?2)",
+	"SELECT id, hash FROM log_nodes WHERE id IN "
+	"(SELECT value FROM json_each(?1))",
+	"SELECT idx, entry FROM log_leaves WHERE idx IN "
+	"(SELECT value FROM json_each(?1))",
+	"SELECT entry FROM log_leaves WHERE idx = ?1",
+	"UPDATE runs SET log_idx = ?2 WHERE id = ?1",
 };
 
 typedef struct sq {
@@ -139,14 +154,13 @@ static const char schema_sql[] =
 	" conditions BLOB NOT NULL,"
 	" recorded_ms INTEGER NOT NULL,"
 	" time_ms INTEGER NOT NULL,"
-	" model TEXT, resolved TEXT, summary TEXT);"
+	" model TEXT, resolved TEXT, summary TEXT, log_idx INTEGER);"
 	"CREATE INDEX IF NOT EXISTS runs_time ON runs(time_ms, seq);"
 	"CREATE INDEX IF NOT EXISTS runs_model ON runs(model, time_ms);"
 	"CREATE INDEX IF NOT EXISTS runs_resolved ON runs(resolved, time_ms);"
 	"CREATE INDEX IF NOT EXISTS runs_conditions ON runs(conditions);"
 	"CREATE TABLE IF NOT EXISTS log_leaves("
-	" idx INTEGER PRIMARY KEY, run BLOB NOT NULL UNIQUE,"
-	" entry BLOB NOT NULL);"
+	" idx INTEGER PRIMARY KEY, run BLOB NOT NULL, entry BLOB NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS log_nodes("
 	" id INTEGER PRIMARY KEY, hash BLOB NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS checkpoints("
@@ -254,6 +268,9 @@ static int sq_open(const char *location, unsigned flags, void **impl,
 					  "PRAGMA cache_size=-65536;"
 					  "PRAGMA temp_store=MEMORY;",
 				       err)) ||
+			    (ver == 1 &&
+			     (rc = exec(q, "ALTER TABLE runs ADD COLUMN "
+					   "log_idx INTEGER;", err))) ||
 			    (ver < SCHEMA_VERSION &&
 			     (rc = exec(q, schema_sql, err))) ||
 			    (ver == 1 &&
@@ -383,6 +400,7 @@ static int sq_put_run(void *impl, const struct airi__run_row *row,
 		sqlite3_bind_text(st, 6, row->resolved, -1, SQLITE_STATIC);
 	if (row->summary)
 		sqlite3_bind_text(st, 7, row->summary, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)row->log_index);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -627,11 +645,16 @@ static int sq_node_get(void *impl, int level, uint64_t index,
 		       unsigned char out[AIRI_HASH_SIZE], airi_error *err)
 {
 	sq *q = impl;
-	sqlite3_stmt *st = q->st[ST_NODE_GET];
+	sqlite3_stmt *st = q->st[level ? ST_NODE_GET : ST_LEAF_ENTRY];
 	int rc, ret = 0;
-	sqlite3_bind_int64(st, 1, node_key(level, index));
+	sqlite3_bind_int64(st, 1, level ? node_key(level, index)
+					: (sqlite3_int64)index);
 	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW && sqlite3_column_bytes(st, 0) == AIRI_HASH_SIZE)
+	if (rc == SQLITE_ROW && !level)
+		airi_merkle_leaf_hash(sqlite3_column_blob(st, 0),
+				      (size_t)sqlite3_column_bytes(st, 0), out);
+	else if (rc == SQLITE_ROW &&
+		 sqlite3_column_bytes(st, 0) == AIRI_HASH_SIZE)
 		memcpy(out, sqlite3_column_blob(st, 0), AIRI_HASH_SIZE);
 	else if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		ret = AIRI_ENOTFOUND;
@@ -646,11 +669,86 @@ static int sq_node_put(void *impl, int level, uint64_t index,
 {
 	sq *q = impl;
 	sqlite3_stmt *st = q->st[ST_NODE_PUT];
+	if (level == 0)
+		return 0; /* leaf hashes are recomputed from the entries */
 	sqlite3_bind_int64(st, 1, node_key(level, index));
 	sqlite3_bind_blob(st, 2, hash, AIRI_HASH_SIZE, SQLITE_STATIC);
 	int rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? 0 : sq_fail(q, err, "cannot write the log");
+}
+
+static int sq_nodes_get(void *impl, size_t n, const int *level,
+			const uint64_t *index, unsigned char (*out)[AIRI_HASH_SIZE],
+			airi_error *err)
+{
+	sq *q = impl;
+	char *found = calloc(n ? n : 1, 1);
+	airi__buf ids[2];
+	int ret = 0;
+	if (!found)
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	airi__buf_init(&ids[0]);
+	airi__buf_init(&ids[1]);
+	for (int k = 0; k < 2; k++)
+		airi__buf_addc(&ids[k], '[');
+	for (size_t i = 0; i < n; i++) {
+		airi__buf *b = &ids[level[i] ? 1 : 0];
+		airi__buf_printf(b, "%s%lld", b->n > 1 ? "," : "",
+				 level[i] ? (long long)node_key(level[i], index[i])
+					  : (long long)index[i]);
+	}
+	for (int k = 0; k < 2 && !ret; k++) {
+		airi__buf_addc(&ids[k], ']');
+		if (ids[k].n <= 2)
+			continue;
+		sqlite3_stmt *st = q->st[k ? ST_NODES_MANY : ST_LEAVES_MANY];
+		sqlite3_bind_text(st, 1, ids[k].p, (int)ids[k].n, SQLITE_STATIC);
+		int rc;
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			sqlite3_int64 id = sqlite3_column_int64(st, 0);
+			const void *blob = sqlite3_column_blob(st, 1);
+			size_t bl = (size_t)sqlite3_column_bytes(st, 1);
+			for (size_t i = 0; i < n; i++) {
+				int match = k ? (level[i] &&
+						 node_key(level[i], index[i]) == id)
+					      : (!level[i] &&
+						 (sqlite3_int64)index[i] == id);
+				if (!match)
+					continue;
+				if (k && bl == AIRI_HASH_SIZE)
+					memcpy(out[i], blob, AIRI_HASH_SIZE);
+				else if (!k)
+					airi_merkle_leaf_hash(blob, bl, out[i]);
+				else
+					continue;
+				found[i] = 1;
+			}
+		}
+		if (rc != SQLITE_DONE)
+			ret = sq_fail(q, err, "cannot read the log");
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+	}
+	for (size_t i = 0; i < n && !ret; i++)
+		if (!found[i])
+			ret = AIRI_ENOTFOUND;
+	airi__buf_release(&ids[0]);
+	airi__buf_release(&ids[1]);
+	free(found);
+	return ret;
+}
+
+static int sq_set_log_index(void *impl, const airi_digest *run, uint64_t index,
+			    airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st = q->st[ST_SET_LOG_IDX];
+	sqlite3_bind_blob(st, 1, run->bytes, AIRI_DIGEST_SIZE, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)index);
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? 0 : sq_fail(q, err, "cannot update a run");
 }
 
 static int sq_checkpoint_put(void *impl, uint64_t size, const char *note,
@@ -746,4 +844,6 @@ const struct airi__store_ops airi__sqlite_ops = {
 	.checkpoint_latest = sq_checkpoint_latest,
 	.setting_get = sq_setting_get,
 	.setting_put = sq_setting_put,
+	.nodes_get = sq_nodes_get,
+	.set_log_index = sq_set_log_index,
 };
