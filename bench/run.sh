@@ -150,9 +150,19 @@ record() {
 	say "pass $p: airi record --jsonl, $N lines ($(fsize "$JSONL") bytes) into a fresh store, load $(load)"
 	rm -f "$store" "$store-wal" "$store-shm"
 	sync
+	local timer=()
+	[[ -x /usr/bin/time ]] && timer=(/usr/bin/time -f '%M %O %U %S' -o "$OUT/record-$p.time")
 	t0=$(now_ns)
-	"$AIRI" record --store "$store" --jsonl "$JSONL" >"$OUT/ids.txt"
+	"${timer[@]}" "$AIRI" record --store "$store" --jsonl "$JSONL" >"$OUT/ids.txt"
 	t1=$(now_ns)
+	if [[ -s $OUT/record-$p.time ]]; then
+		local rss blk ut st
+		read -r rss blk ut st <"$OUT/record-$p.time"
+		echo "record: max RSS $((rss / 1024)) MiB, written $((blk * 512 / 1000000)) MB, CPU user $ut s + sys $st s"
+		note record_rss_kib "$p" "$rss" KiB
+		note record_written_bytes "$p" "$((blk * 512))" B
+		note record_cpu_s "$p" "$(echo "$ut + $st" | bc -l)" s
+	fi
 	got=$(wc -l <"$OUT/ids.txt")
 	[[ $got == "$N" ]] || { echo "run.sh: record printed $got IDs, expected $N" >&2; exit 1; }
 	sz=0
@@ -226,6 +236,9 @@ n = int(v["n"][0])
 jb = int(v["jsonl_bytes"][0])
 row("record %d lines, fresh store (s)" % n, lambda p: f("record_s", p), "%.1f")
 row("record: runs/s", lambda p: f("record_rate", p), "%.0f", ">= 20000")
+row("record: CPU s (user+sys)", lambda p: f("record_cpu_s", p), "%.1f")
+row("record: max RSS (MiB)", lambda p: None if f("record_rss_kib", p) is None else f("record_rss_kib", p) / 1024, "%.0f")
+row("record: written to disk (GB)", lambda p: None if f("record_written_bytes", p) is None else f("record_written_bytes", p) / 1e9, "%.1f")
 row("record again, all duplicates: runs/s", lambda p: f("rerecord_rate", p), "%.0f")
 row("store size / input size (%.0f MB)" % (jb / 1e6), lambda p: None if f("store_bytes", p) is None else f("store_bytes", p) / jb, "%.2f")
 row("stored canonical bodies / input size", lambda p: None if f("store_body_bytes", p) is None else f("store_body_bytes", p) / jb, "%.2f")

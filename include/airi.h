@@ -292,6 +292,12 @@ AIRI_API int airi_store_record(airi_store *s, const airi_manifest *m,
 AIRI_API int airi_store_resolve(airi_store *s, const char *id,
 				airi_digest *out, airi_error *err);
 
+/* Run keys: opaque handles (such as the proxy's Airi-Run-Key) bound to a
+ * run once it is sealed. airi_store_resolve() accepts them as well as IDs.
+ * A key is 1..100 characters of [A-Za-z0-9_-]. */
+AIRI_API int airi_store_bind_key(airi_store *s, const char *key,
+				 const airi_digest *run, airi_error *err);
+
 /* Rebuilds a recorded run into its manifest (canonical-equal to what was
  * recorded). Free with airi_manifest_free(). */
 AIRI_API int airi_store_fetch(airi_store *s, const airi_digest *run,

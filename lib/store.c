@@ -357,9 +357,47 @@ int airi__prefix_range(const char *id, airi_digest *lo, airi_digest *hi,
 	return 0;
 }
 
+static int valid_run_key(const char *k)
+{
+	size_t n = strlen(k);
+	if (n < 1 || n > 100)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') ||
+		      (k[i] >= '0' && k[i] <= '9') || k[i] == '_' || k[i] == '-'))
+			return 0;
+	return 1;
+}
+
+int airi_store_bind_key(airi_store *s, const char *key, const airi_digest *run,
+			airi_error *err)
+{
+	char name[128], hex[AIRI_DIGEST_STRLEN];
+	if (!valid_run_key(key))
+		return airi__err(err, AIRI_EINVAL, "invalid run key");
+	snprintf(name, sizeof(name), "runkey:%s", key);
+	airi_digest_format(run, hex);
+	return s->ops->setting_put(s->impl, name, hex, err);
+}
+
 int airi_store_resolve(airi_store *s, const char *id, airi_digest *out,
 		       airi_error *err)
 {
+	/* run keys ("rk_...") first */
+	if (!strncmp(id, "rk_", 3) && valid_run_key(id)) {
+		char name[128], *v = NULL;
+		snprintf(name, sizeof(name), "runkey:%s", id);
+		int rc = s->ops->setting_get(s->impl, name, &v, err);
+		if (rc == AIRI_ENOTFOUND)
+			return airi__err(err, AIRI_ENOTFOUND,
+					 "no run is bound to key %s (yet)", id);
+		if (rc)
+			return rc;
+		rc = airi_digest_parse(v, out);
+		free(v);
+		return rc ? airi__err(err, AIRI_ECORRUPT, "bad run key binding")
+			  : 0;
+	}
 	airi_digest lo, hi, found[8];
 	size_t nib, n = 0;
 	int rc;

@@ -113,6 +113,7 @@ int cmd_consistency(struct args *a);
  * see proof.c */
 char *cli_key_location(const struct args *a);
 airi_key *cli_signer(const struct args *a, int required, int *status);
+int cmd_proxy(struct args *a);
 int cmd_help(struct args *a);
 int cmd_version(struct args *a);
 

@@ -70,6 +70,17 @@ static const struct opt verify_opts[] = {
 	{"proof", 1, "with --consistency: proof file (default: from the store)"},
 	{"store", 1, "store location (for --consistency without --proof)"},
 	{"json", 0, "print the result as JSON"}, {0}};
+static const struct opt proxy_opts[] = {
+	COMMON_OPTS,
+	{"listen", 1, "HOST:PORT to listen on (default 127.0.0.1:8787)"},
+	{"upstream", 1, "base URL of the API to forward to (http:// or https://)"},
+	{"store", 1, "store location"},
+	{"key", 1, "signing key file (checkpoints are signed after each commit)"},
+	{"no-stamp", 0, "do not add the airi member to response bodies (headers only)"},
+	{"max-body", 1, "largest request body accepted, bytes (default 33554432)"},
+	{"connect-timeout", 1, "seconds to connect to the upstream (default 10)"},
+	{"idle-timeout", 1, "seconds without upstream data before giving up (default 300)"},
+	{0}};
 static const struct opt consistency_opts[] = {
 	COMMON_OPTS, {"store", 1, "store location"}, {0}};
 
@@ -135,6 +146,16 @@ const struct cmd cli_commands[] = {
 	 "airi consistency [--store PATH] SIZE1 SIZE2",
 	 "Print the consistency proof between two sizes of the log (JSON).",
 	 NULL},
+	{"proxy", cmd_proxy, proxy_opts,
+	 "airi proxy --upstream URL [--listen HOST:PORT] [--store PATH] "
+	 "[--no-stamp]",
+	 "Record every model call that passes through, and hand its identity "
+	 "back with the response.",
+	 "Captured: POST /v1/chat/completions, /v1/completions, /v1/responses,\n"
+	 "/v1/embeddings and Anthropic /v1/messages, JSON and streaming. Other\n"
+	 "paths are passed through unrecorded. GET /airi/v1/runs/ID returns a\n"
+	 "recorded manifest; GET /airi/v1/health the counters. SIGTERM or\n"
+	 "SIGINT stops accepting, finishes the calls in flight and exits 0."},
 	{"help", cmd_help, no_opts, "airi help [COMMAND]",
 	 "Show help for airi or for one command.", NULL},
 	{"version", cmd_version, no_opts, "airi version",

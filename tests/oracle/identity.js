@@ -25,7 +25,7 @@
 //                                  (exit 65 + one stderr line on bad input)
 //   node identity.js               test mode: first cross-checks the oracle
 //                                  against the worked examples in
-//                                  docs/spec.md section 11 (when present); then
+//                                  docs/spec.md section 17 (when present); then
 //                                  ~500 random manifests written in
 //                                  scrambled form, plus manifests that must be
 //                                  rejected, compared against `airi id --json`
@@ -161,7 +161,7 @@ const GOOD_MANIFESTS = [
   '{"conditions":{"input":"\\u00e9\\ud83d\\ude02\\u2028","system":"\\u0000\\u001f"}}',
 ];
 
-// Worked examples of docs/spec.md section 11 (fenced blocks tagged
+// Worked examples of docs/spec.md section 17 (fenced blocks tagged
 // canon-in / canon-out / canon-reject / manifest / id / manifest-reject).
 // Returns null when the spec is not there.
 function specExamples() {

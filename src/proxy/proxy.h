@@ -1,0 +1,85 @@
+/*
+ * proxy.h - the parts of `airi proxy`: the HTTP front (server.c, libevent
+ * for the client side, libcurl for the upstream side), the capture rules
+ * that turn one API call into a manifest (capture.c, see
+ * docs/proxy-mapping.md), the streaming assemblers (sse.c), and the group
+ * commit writer thread (writer.c).
+ */
+#ifndef AIRI_PROXY_H
+#define AIRI_PROXY_H
+
+#include "airi.h"
+#include "internal.h"
+
+#include <stdint.h>
+
+enum api {
+	API_NONE,  /* passed through, not recorded */
+	API_CHAT,  /* OpenAI chat completions */
+	API_COMPLETIONS,
+	API_RESPONSES,
+	API_EMBEDDINGS,
+	API_MESSAGES /* Anthropic messages */
+};
+
+enum api proxy_api_of(const char *method, const char *path);
+
+/* What the proxy knows about one call when it is over. */
+struct capture {
+	enum api api;
+	const char *endpoint;      /* request path */
+	const char *upstream;      /* base URL */
+	const char *req_body;      /* raw request body */
+	size_t req_len;
+	const char *resp_body;     /* raw (decoded) response body, or the
+				    * assembled output for streams */
+	size_t resp_len;
+	int resp_assembled;        /* resp_body is an assembled JSON output */
+	int status;                /* HTTP status from upstream, 0 if none */
+	int stream;
+	int attempt;
+	int64_t t_start, t_first, t_end; /* Unix ms; t_first 0 if none */
+	const char *request_id;    /* upstream request id header, or NULL */
+	const char *api_version;   /* anthropic-version / openai-version */
+	const char *ended;         /* "complete", "client_disconnected", ... */
+	const char *user_agent;
+};
+
+/* Builds the manifest text of a captured call. Never fails on odd input:
+ * what cannot be parsed is recorded as such (digest of the raw bytes).
+ * Free with free(). */
+char *proxy_manifest(const struct capture *c, size_t *len);
+
+/* Streaming assembly: feed each SSE event's data; get the output JSON. */
+struct assembler;
+struct assembler *asm_new(enum api api);
+void asm_free(struct assembler *a);
+void asm_event(struct assembler *a, const char *event, const char *data,
+	       size_t n);
+/* The assembled output as JSON text (free()), and the resolved model /
+ * fingerprint / id seen in the stream (valid until asm_free). */
+char *asm_output(struct assembler *a, size_t *len);
+
+/* The group-commit writer: jobs are recorded by one thread, many per
+ * transaction; done() runs on the event loop thread afterwards. */
+struct writer;
+struct writer_job {
+	char *manifest;
+	size_t len;
+	char run_key[40];
+	/* filled by the writer */
+	int rc;
+	char error[256];
+	airi_digest run, conditions;
+	void *call; /* opaque for the server */
+	struct writer_job *next;
+};
+struct event_base;
+struct writer *writer_start(airi_store *s, struct event_base *base,
+			    void (*done)(struct writer_job *job, void *ctx),
+			    void *ctx, airi_key *signer);
+void writer_submit(struct writer *w, struct writer_job *job);
+/* Finishes every submitted job and stops the thread. */
+void writer_stop(struct writer *w);
+
+#endif

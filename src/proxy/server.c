@@ -1,0 +1,919 @@
+/*
+ * server.c - `airi proxy`: an HTTP server (libevent's evhttp) in front of
+ * an OpenAI- or Anthropic-style upstream reached with libcurl (multi
+ * interface driven by the same event loop, so one thread serves every
+ * connection; TLS, decompression and HTTP parsing are the libraries').
+ *
+ * One call: the request is read whole (bounded by --max-body), forwarded
+ * with every header but hop-by-hop ones, and the upstream's reply is
+ *  - for plain responses: buffered, captured, recorded (group commit), and
+ *    only then sent on with Airi-Run-Id / Airi-Conditions-Id headers and
+ *    an "airi" member in the JSON body;
+ *  - for event streams: passed on event by event as it arrives, assembled
+ *    on the side; the upstream's final "data: [DONE]" is held back until
+ *    the run is committed, then preceded by the identity (an SSE comment
+ *    and a chunk the SDKs accept).
+ * Calls to other paths are passed through and not recorded. A call that
+ * fails (upstream down, timeout, client gone, broken stream) is recorded
+ * with what was received and why it ended. Secrets in headers are
+ * forwarded, never captured: only the body, status and a few named
+ * headers go into the manifest.
+ */
+#define _GNU_SOURCE
+#include "proxy.h"
+#include "../cli/cli.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <openssl/rand.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+
+#define CAPTURE_MAX ((size_t)64 << 20) /* bytes of a response kept */
+
+struct proxy {
+	struct event_base *base;
+	struct evhttp *http;
+	struct evhttp_bound_socket *sock;
+	CURLM *multi;
+	struct event *timer;
+	struct writer *writer;
+	airi_store *reader; /* lookups from the loop thread */
+	char *upstream;
+	int stamp;
+	size_t max_body;
+	long connect_timeout, idle_timeout;
+	int inflight;
+	int stopping;
+	struct event *sigterm, *sigint, *stop_check;
+	uint64_t calls, recorded, failed;
+};
+
+struct hdr {
+	char *name, *value;
+};
+
+struct call {
+	struct proxy *px;
+	struct evhttp_request *req;
+	struct evhttp_connection *conn;
+	CURL *easy;
+	struct curl_slist *headers;
+	enum api api;
+	char *path, *url, *method;
+	airi__buf req_body, resp, sse;
+	struct hdr *rh;
+	size_t nrh;
+	int status;
+	int headers_done, started, streaming, client_gone, finished;
+	int held_done; /* a "data: [DONE]" event is being held back */
+	struct assembler *as;
+	char run_key[40];
+	char errbuf[CURL_ERROR_SIZE];
+	const char *ended;
+	int attempt;
+	int64_t t_start, t_first, t_end;
+	char *request_id, *api_version, *user_agent;
+};
+
+static int64_t now_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void call_free(struct call *c)
+{
+	if (!c)
+		return;
+	if (c->easy) {
+		curl_multi_remove_handle(c->px->multi, c->easy);
+		curl_easy_cleanup(c->easy);
+	}
+	curl_slist_free_all(c->headers);
+	for (size_t i = 0; i < c->nrh; i++) {
+		free(c->rh[i].name);
+		free(c->rh[i].value);
+	}
+	free(c->rh);
+	airi__buf_release(&c->req_body);
+	airi__buf_release(&c->resp);
+	airi__buf_release(&c->sse);
+	asm_free(c->as);
+	free(c->path);
+	free(c->url);
+	free(c->method);
+	free(c->request_id);
+	free(c->api_version);
+	free(c->user_agent);
+	c->px->inflight--;
+	free(c);
+}
+
+static int hop_by_hop(const char *name)
+{
+	static const char *const h[] = {
+		"connection", "keep-alive", "proxy-authenticate",
+		"proxy-authorization", "te", "trailer", "trailers",
+		"transfer-encoding", "upgrade", "content-length", "host",
+		"accept-encoding", "content-encoding", "expect", NULL};
+	for (int i = 0; h[i]; i++)
+		if (!strcasecmp(name, h[i]))
+			return 1;
+	return 0;
+}
+
+/* ---- errors in the API's own format ------------------------------------ */
+
+static void send_api_error(struct evhttp_request *req, enum api api, int code,
+			   const char *type, const char *msg)
+{
+	struct evbuffer *b = evbuffer_new();
+	airi__buf m;
+	airi__buf_init(&m);
+	airi__canon_string(&m, msg, strlen(msg));
+	if (api == API_MESSAGES)
+		evbuffer_add_printf(b,
+				    "{\"type\":\"error\",\"error\":{\"type\":"
+				    "\"%s\",\"message\":%s}}",
+				    type, m.p ? m.p : "\"\"");
+	else
+		evbuffer_add_printf(b,
+				    "{\"error\":{\"message\":%s,\"type\":\"%s\","
+				    "\"param\":null,\"code\":null}}",
+				    m.p ? m.p : "\"\"", type);
+	airi__buf_release(&m);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "application/json");
+	evhttp_send_reply(req, code, code == 413 ? "Payload Too Large"
+				     : code == 502 ? "Bad Gateway"
+				     : code == 504 ? "Gateway Timeout"
+						   : "Error",
+			  b);
+	evbuffer_free(b);
+}
+
+/* ---- recording ---------------------------------------------------------- */
+
+static void fill_capture(struct call *c, struct capture *cap, char *assembled,
+			 size_t alen)
+{
+	memset(cap, 0, sizeof(*cap));
+	cap->api = c->api;
+	cap->endpoint = c->path;
+	cap->upstream = c->px->upstream;
+	cap->req_body = c->req_body.p;
+	cap->req_len = c->req_body.n;
+	if (assembled) {
+		cap->resp_body = assembled;
+		cap->resp_len = alen;
+		cap->resp_assembled = 1;
+	} else {
+		cap->resp_body = c->resp.p;
+		cap->resp_len = c->resp.n;
+	}
+	cap->status = c->status;
+	cap->stream = c->streaming;
+	cap->attempt = c->attempt;
+	cap->t_start = c->t_start;
+	cap->t_first = c->t_first;
+	cap->t_end = c->t_end;
+	cap->request_id = c->request_id;
+	cap->api_version = c->api_version;
+	cap->ended = c->ended;
+	cap->user_agent = c->user_agent;
+}
+
+static void submit(struct call *c)
+{
+	struct capture cap;
+	char *assembled = NULL;
+	size_t alen = 0;
+	if (c->streaming && c->as && c->status < 400)
+		assembled = asm_output(c->as, &alen);
+	fill_capture(c, &cap, assembled, alen);
+	struct writer_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		free(assembled);
+		return;
+	}
+	j->manifest = proxy_manifest(&cap, &j->len);
+	free(assembled);
+	snprintf(j->run_key, sizeof(j->run_key), "%s", c->run_key);
+	j->call = c;
+	writer_submit(c->px->writer, j);
+}
+
+static void finish_reply(struct call *c, struct writer_job *j);
+
+static void job_done(struct writer_job *j, void *ctx)
+{
+	struct proxy *px = ctx;
+	struct call *c = j->call;
+	if (j->rc) {
+		px->failed++;
+		fprintf(stderr, "airi proxy: could not record %s: %s\n",
+			c ? c->path : "a call", j->error);
+	} else {
+		px->recorded++;
+	}
+	if (c)
+		finish_reply(c, j);
+	free(j->manifest);
+	free(j);
+}
+
+/* ---- the reply ---------------------------------------------------------- */
+
+static void copy_headers(struct call *c)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(c->req);
+	for (size_t i = 0; i < c->nrh; i++)
+		if (!hop_by_hop(c->rh[i].name))
+			evhttp_add_header(out, c->rh[i].name, c->rh[i].value);
+}
+
+static const char *resp_header(struct call *c, const char *name)
+{
+	for (size_t i = c->nrh; i-- > 0;)
+		if (!strcasecmp(c->rh[i].name, name))
+			return c->rh[i].value;
+	return NULL;
+}
+
+/* Inserts ,"airi":{...} before the final '}' of a JSON object body. */
+static void stamp_body(struct evbuffer *out, const char *body, size_t n,
+		       const char *run, const char *cond)
+{
+	size_t end = n;
+	while (end > 0 && (body[end - 1] == ' ' || body[end - 1] == '\n' ||
+			   body[end - 1] == '\r' || body[end - 1] == '\t'))
+		end--;
+	if (end == 0 || body[end - 1] != '}') {
+		evbuffer_add(out, body, n);
+		return;
+	}
+	size_t k = end - 1;
+	while (k > 0 && (body[k - 1] == ' ' || body[k - 1] == '\n' ||
+			 body[k - 1] == '\r' || body[k - 1] == '\t'))
+		k--;
+	int empty = k > 0 && body[k - 1] == '{';
+	evbuffer_add(out, body, end - 1);
+	evbuffer_add_printf(out, "%s\"airi\":{\"run\":\"%s\",\"conditions\":\"%s\"}}",
+			    empty ? "" : ",", run, cond);
+	evbuffer_add(out, body + end, n - end);
+}
+
+static void finish_reply(struct call *c, struct writer_job *j)
+{
+	char run[AIRI_DIGEST_STRLEN] = "", cond[AIRI_DIGEST_STRLEN] = "";
+	if (j && !j->rc) {
+		airi_digest_format(&j->run, run);
+		airi_digest_format(&j->conditions, cond);
+	}
+	if (c->client_gone) {
+		call_free(c);
+		return;
+	}
+	if (c->streaming && c->started) {
+		struct evbuffer *b = evbuffer_new();
+		if (run[0]) {
+			evbuffer_add_printf(b, ": airi run=%s conditions=%s\n\n",
+					    run, cond);
+			if (c->api != API_MESSAGES && c->px->stamp)
+				evbuffer_add_printf(
+					b,
+					"data: {\"id\":\"airi-identity\","
+					"\"object\":\"chat.completion.chunk\","
+					"\"created\":%lld,\"model\":\"airi\","
+					"\"choices\":[],\"airi\":{\"run\":\"%s\","
+					"\"conditions\":\"%s\"}}\n\n",
+					(long long)(c->t_end / 1000), run, cond);
+		}
+		if (c->held_done)
+			evbuffer_add_printf(b, "data: [DONE]\n\n");
+		evhttp_send_reply_chunk(c->req, b);
+		evbuffer_free(b);
+		evhttp_send_reply_end(c->req);
+		call_free(c);
+		return;
+	}
+	/* a plain reply, or a failure before anything was sent */
+	if (!c->status) {
+		send_api_error(c->req, c->api, 502, "airi_upstream_error",
+			       c->errbuf[0] ? c->errbuf : "upstream unreachable");
+		call_free(c);
+		return;
+	}
+	struct evkeyvalq *out = evhttp_request_get_output_headers(c->req);
+	copy_headers(c);
+	if (run[0]) {
+		evhttp_add_header(out, "Airi-Run-Id", run);
+		evhttp_add_header(out, "Airi-Conditions-Id", cond);
+	}
+	struct evbuffer *b = evbuffer_new();
+	const char *ct = resp_header(c, "content-type");
+	if (run[0] && c->px->stamp && c->status < 300 && ct &&
+	    strstr(ct, "json"))
+		stamp_body(b, c->resp.p ? c->resp.p : "", c->resp.n, run, cond);
+	else if (c->resp.n)
+		evbuffer_add(b, c->resp.p, c->resp.n);
+	evhttp_send_reply(c->req, c->status, "", b);
+	evbuffer_free(b);
+	call_free(c);
+}
+
+/* ---- upstream callbacks (libcurl) --------------------------------------- */
+
+static size_t on_header(char *p, size_t size, size_t n, void *arg)
+{
+	struct call *c = arg;
+	size_t len = size * n;
+	if (len >= 5 && !strncmp(p, "HTTP/", 5)) {
+		/* a new status line (after 100 Continue): start over */
+		const char *sp = memchr(p, ' ', len);
+		c->status = sp ? atoi(sp + 1) : 0;
+		for (size_t i = 0; i < c->nrh; i++) {
+			free(c->rh[i].name);
+			free(c->rh[i].value);
+		}
+		c->nrh = 0;
+		return len;
+	}
+	const char *colon = memchr(p, ':', len);
+	if (!colon)
+		return len; /* the blank line at the end */
+	size_t nl = (size_t)(colon - p);
+	const char *v = colon + 1;
+	size_t vl = len - nl - 1;
+	while (vl && (*v == ' ' || *v == '\t')) {
+		v++;
+		vl--;
+	}
+	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
+		vl--;
+	struct hdr *nh = realloc(c->rh, (c->nrh + 1) * sizeof(*nh));
+	if (!nh)
+		return 0;
+	c->rh = nh;
+	c->rh[c->nrh].name = strndup(p, nl);
+	c->rh[c->nrh].value = strndup(v, vl);
+	c->nrh++;
+	return len;
+}
+
+/* Sends one complete SSE event on, holding back "data: [DONE]". */
+static void pass_event(struct call *c, const char *ev, size_t n)
+{
+	/* find the data lines */
+	airi__buf data;
+	airi__buf_init(&data);
+	const char *event_name = NULL;
+	size_t event_len = 0;
+	for (size_t i = 0; i < n;) {
+		const char *nl = memchr(ev + i, '\n', n - i);
+		size_t l = nl ? (size_t)(nl - (ev + i)) : n - i;
+		const char *line = ev + i;
+		size_t ll = l && line[l - 1] == '\r' ? l - 1 : l;
+		if (ll >= 5 && !memcmp(line, "data:", 5)) {
+			size_t off = ll > 5 && line[5] == ' ' ? 6 : 5;
+			if (data.n)
+				airi__buf_addc(&data, '\n');
+			airi__buf_add(&data, line + off, ll - off);
+		} else if (ll >= 6 && !memcmp(line, "event:", 6)) {
+			event_name = line + 6;
+			event_len = ll - 6;
+		}
+		i += l + 1;
+	}
+	(void)event_len;
+	if (data.n == 6 && !memcmp(data.p, "[DONE]", 6)) {
+		c->held_done = 1;
+	} else {
+		asm_event(c->as, event_name, data.p ? data.p : "", data.n);
+		if (!c->client_gone) {
+			struct evbuffer *b = evbuffer_new();
+			evbuffer_add(b, ev, n);
+			evhttp_send_reply_chunk(c->req, b);
+			evbuffer_free(b);
+		}
+	}
+	airi__buf_release(&data);
+}
+
+static void start_stream(struct call *c)
+{
+	struct evkeyvalq *out = evhttp_request_get_output_headers(c->req);
+	copy_headers(c);
+	unsigned char r[12];
+	char hex[25];
+	RAND_bytes(r, sizeof(r));
+	airi__hex(r, sizeof(r), hex);
+	snprintf(c->run_key, sizeof(c->run_key), "rk_%s", hex);
+	evhttp_add_header(out, "Airi-Run-Key", c->run_key);
+	evhttp_send_reply_start(c->req, c->status, "");
+	c->started = 1;
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct call *c = arg;
+	size_t len = size * n;
+	if (!c->t_first)
+		c->t_first = now_ms();
+	if (!c->headers_done) {
+		c->headers_done = 1;
+		const char *ct = resp_header(c, "content-type");
+		c->streaming = ct && strstr(ct, "text/event-stream") &&
+			       c->api != API_NONE;
+		if (c->streaming) {
+			c->as = asm_new(c->api);
+			start_stream(c);
+		} else if (c->api == API_NONE && ct &&
+			   strstr(ct, "text/event-stream")) {
+			/* a stream on a path we do not record: pass it on */
+			c->streaming = 1;
+			start_stream(c);
+		}
+	}
+	if (!c->streaming) {
+		if (c->resp.n + len > CAPTURE_MAX) {
+			snprintf(c->errbuf, sizeof(c->errbuf),
+				 "response larger than %zu bytes", CAPTURE_MAX);
+			return 0; /* abort: cannot both buffer and bound */
+		}
+		airi__buf_add(&c->resp, p, len);
+		return len;
+	}
+	if (c->api == API_NONE) {
+		struct evbuffer *b = evbuffer_new();
+		evbuffer_add(b, p, len);
+		if (!c->client_gone)
+			evhttp_send_reply_chunk(c->req, b);
+		evbuffer_free(b);
+		return len;
+	}
+	/* split into events at blank lines */
+	airi__buf_add(&c->sse, p, len);
+	size_t start = 0;
+	for (size_t i = 0; i + 1 < c->sse.n; i++) {
+		size_t end = 0;
+		if (c->sse.p[i] == '\n' && c->sse.p[i + 1] == '\n')
+			end = i + 2;
+		else if (i + 3 < c->sse.n && !memcmp(c->sse.p + i, "\r\n\r\n", 4))
+			end = i + 4;
+		if (end) {
+			pass_event(c, c->sse.p + start, end - start);
+			start = end;
+			i = end - 1;
+		}
+	}
+	if (start) {
+		memmove(c->sse.p, c->sse.p + start, c->sse.n - start);
+		c->sse.n -= start;
+	}
+	return len;
+}
+
+static void transfer_done(struct call *c, CURLcode res)
+{
+	c->t_end = now_ms();
+	c->finished = 1;
+	if (c->easy) {
+		curl_multi_remove_handle(c->px->multi, c->easy);
+		curl_easy_cleanup(c->easy);
+		c->easy = NULL;
+	}
+	if (c->client_gone)
+		c->ended = "client_disconnected";
+	else if (res == CURLE_OPERATION_TIMEDOUT)
+		c->ended = "upstream_timeout";
+	else if (res != CURLE_OK && c->status)
+		c->ended = "upstream_broken";
+	else if (res != CURLE_OK)
+		c->ended = "upstream_unreachable";
+	else
+		c->ended = "complete";
+	if (res != CURLE_OK && !c->errbuf[0])
+		snprintf(c->errbuf, sizeof(c->errbuf), "%s",
+			 curl_easy_strerror(res));
+	if (c->streaming && c->sse.n && c->api != API_NONE) /* unterminated */
+		pass_event(c, c->sse.p, c->sse.n);
+	if (c->api == API_NONE) {
+		/* pass-through: nothing to record */
+		if (c->streaming && c->started) {
+			if (!c->client_gone)
+				evhttp_send_reply_end(c->req);
+			call_free(c);
+		} else {
+			finish_reply(c, NULL);
+		}
+		return;
+	}
+	if (!c->status && !c->client_gone) {
+		/* unreachable: answer now, record the failure too */
+		send_api_error(c->req, c->api, 502, "airi_upstream_error",
+			       c->errbuf);
+		c->client_gone = 1; /* the reply is sent */
+	}
+	submit(c);
+}
+
+/* ---- libcurl multi on libevent ------------------------------------------ */
+
+static void check_multi(struct proxy *px)
+{
+	CURLMsg *m;
+	int left;
+	while ((m = curl_multi_info_read(px->multi, &left))) {
+		if (m->msg != CURLMSG_DONE)
+			continue;
+		struct call *c = NULL;
+		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+		if (c)
+			transfer_done(c, m->data.result);
+	}
+}
+
+static void on_socket_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy *px = arg;
+	int running;
+	int flags = (what & EV_READ ? CURL_CSELECT_IN : 0) |
+		    (what & EV_WRITE ? CURL_CSELECT_OUT : 0);
+	curl_multi_socket_action(px->multi, fd, flags, &running);
+	check_multi(px);
+}
+
+static int on_curl_socket(CURL *e, curl_socket_t s, int what, void *arg,
+			  void *sockp)
+{
+	struct proxy *px = arg;
+	struct event *ev = sockp;
+	(void)e;
+	if (what == CURL_POLL_REMOVE) {
+		if (ev) {
+			event_free(ev);
+			curl_multi_assign(px->multi, s, NULL);
+		}
+		return 0;
+	}
+	short kind = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
+		     (what & CURL_POLL_OUT ? EV_WRITE : 0);
+	if (ev)
+		event_free(ev);
+	ev = event_new(px->base, s, kind, on_socket_event, px);
+	event_add(ev, NULL);
+	curl_multi_assign(px->multi, s, ev);
+	return 0;
+}
+
+static void on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy *px = arg;
+	int running;
+	(void)fd;
+	(void)what;
+	curl_multi_socket_action(px->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_multi(px);
+}
+
+static int on_curl_timer(CURLM *m, long ms, void *arg)
+{
+	struct proxy *px = arg;
+	(void)m;
+	if (ms < 0) {
+		evtimer_del(px->timer);
+	} else {
+		struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+		evtimer_add(px->timer, &tv);
+	}
+	return 0;
+}
+
+/* ---- the client side ----------------------------------------------------- */
+
+static void on_client_close(struct evhttp_connection *conn, void *arg)
+{
+	struct call *c = arg;
+	(void)conn;
+	c->client_gone = 1;
+	if (!c->finished && c->easy) {
+		/* stop the upstream transfer; record what was received */
+		transfer_done(c, CURLE_ABORTED_BY_CALLBACK);
+	}
+}
+
+static void lookup(struct proxy *px, struct evhttp_request *req,
+		   const char *id)
+{
+	airi_digest d;
+	airi_manifest *m = NULL;
+	airi_error err;
+	char *canon = NULL;
+	size_t n;
+	if (airi_store_resolve(px->reader, id, &d, &err) ||
+	    airi_store_fetch(px->reader, &d, &m, &err) ||
+	    airi_manifest_canon(m, &canon, &n)) {
+		int code = err.code == AIRI_ENOTFOUND ? 404 : 400;
+		send_api_error(req, API_CHAT, code, "airi_lookup_error",
+			       err.message);
+		airi_manifest_free(m);
+		return;
+	}
+	struct evbuffer *b = evbuffer_new();
+	evbuffer_add(b, canon, n);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+			  "Content-Type", "application/json");
+	evhttp_send_reply(req, 200, "OK", b);
+	evbuffer_free(b);
+	free(canon);
+	airi_manifest_free(m);
+}
+
+static const char *method_name(enum evhttp_cmd_type t)
+{
+	switch (t) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	case EVHTTP_REQ_TRACE: return "TRACE";
+	case EVHTTP_REQ_CONNECT: return "CONNECT";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	}
+	return "GET";
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+	struct proxy *px = arg;
+	const char *uri = evhttp_request_get_uri(req);
+	const char *method = method_name(evhttp_request_get_command(req));
+	if (px->stopping) {
+		send_api_error(req, proxy_api_of(method, uri), 503,
+			       "airi_shutting_down", "the proxy is shutting down");
+		return;
+	}
+	if (!strcmp(method, "GET") && !strncmp(uri, "/airi/v1/runs/", 14)) {
+		lookup(px, req, uri + 14);
+		return;
+	}
+	if (!strcmp(method, "GET") && !strcmp(uri, "/airi/v1/health")) {
+		struct evbuffer *b = evbuffer_new();
+		evbuffer_add_printf(b,
+				    "{\"calls\":%llu,\"failed\":%llu,\"inflight\":"
+				    "%d,\"recorded\":%llu,\"status\":\"ok\"}",
+				    (unsigned long long)px->calls,
+				    (unsigned long long)px->failed, px->inflight,
+				    (unsigned long long)px->recorded);
+		evhttp_send_reply(req, 200, "OK", b);
+		evbuffer_free(b);
+		return;
+	}
+	struct call *c = calloc(1, sizeof(*c));
+	if (!c) {
+		evhttp_send_error(req, 500, NULL);
+		return;
+	}
+	px->inflight++;
+	px->calls++;
+	c->px = px;
+	c->req = req;
+	c->t_start = now_ms();
+	c->api = proxy_api_of(method, uri);
+	c->path = strdup(uri);
+	c->method = strdup(method);
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t blen = evbuffer_get_length(in);
+	if (blen > px->max_body) {
+		char msg[128];
+		snprintf(msg, sizeof(msg),
+			 "request body of %zu bytes is over the proxy's limit of "
+			 "%zu bytes",
+			 blen, px->max_body);
+		send_api_error(req, c->api, 413, "airi_request_too_large", msg);
+		call_free(c);
+		return;
+	}
+	if (airi__buf_grow(&c->req_body, blen)) {
+		send_api_error(req, c->api, 500, "airi_error", "out of memory");
+		call_free(c);
+		return;
+	}
+	evbuffer_copyout(in, c->req_body.p, blen);
+	c->req_body.n = blen;
+	if (c->req_body.p)
+		c->req_body.p[blen] = 0;
+	if (asprintf(&c->url, "%s%s", px->upstream, uri) < 0) {
+		send_api_error(req, c->api, 500, "airi_error", "out of memory");
+		call_free(c);
+		return;
+	}
+	/* headers: forward all but hop-by-hop ones */
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	c->attempt = 1;
+	for (struct evkeyval *kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
+		if (hop_by_hop(kv->key))
+			continue;
+		if (!strcasecmp(kv->key, "x-stainless-retry-count"))
+			c->attempt = atoi(kv->value) + 1;
+		if (!strcasecmp(kv->key, "anthropic-version"))
+			c->api_version = strdup(kv->value);
+		if (!strcasecmp(kv->key, "user-agent"))
+			c->user_agent = strdup(kv->value);
+		char *line = NULL;
+		if (asprintf(&line, "%s: %s", kv->key, kv->value) >= 0) {
+			c->headers = curl_slist_append(c->headers, line);
+			free(line);
+		}
+	}
+	c->headers = curl_slist_append(c->headers, "Expect:");
+	c->easy = curl_easy_init();
+	if (!c->easy) {
+		send_api_error(req, c->api, 500, "airi_error", "cannot start a transfer");
+		call_free(c);
+		return;
+	}
+	CURL *e = c->easy;
+	curl_easy_setopt(e, CURLOPT_URL, c->url);
+	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+	curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
+	if (!strcmp(method, "HEAD"))
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	if (blen || !strcmp(method, "POST") || !strcmp(method, "PUT") ||
+	    !strcmp(method, "PATCH")) {
+		curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->req_body.p ? c->req_body.p : "");
+		curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)blen);
+	}
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, ""); /* decoded for us */
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, px->connect_timeout);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, px->idle_timeout);
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	c->conn = evhttp_request_get_connection(req);
+	evhttp_connection_set_closecb(c->conn, on_client_close, c);
+	curl_multi_add_handle(px->multi, e);
+}
+
+/* ---- start and stop ------------------------------------------------------- */
+
+static void maybe_exit(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy *px = arg;
+	(void)fd;
+	(void)what;
+	if (px->inflight <= 0) {
+		event_base_loopexit(px->base, NULL);
+		return;
+	}
+	struct timeval tv = {0, 50000};
+	evtimer_add(px->stop_check, &tv);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct proxy *px = arg;
+	(void)what;
+	if (px->stopping)
+		return;
+	px->stopping = 1;
+	fprintf(stderr, "airi proxy: %s: finishing %d call%s in flight\n",
+		sig == SIGTERM ? "SIGTERM" : "SIGINT", px->inflight,
+		px->inflight == 1 ? "" : "s");
+	if (px->sock) {
+		evhttp_del_accept_socket(px->http, px->sock);
+		px->sock = NULL;
+	}
+	px->stop_check = evtimer_new(px->base, maybe_exit, px);
+	maybe_exit(-1, 0, px);
+}
+
+int cmd_proxy(struct args *a)
+{
+	struct proxy px;
+	int status = 0;
+	memset(&px, 0, sizeof(px));
+	const char *listen = cli_val(a, "listen") ? cli_val(a, "listen")
+						   : "127.0.0.1:8787";
+	const char *up = cli_val(a, "upstream");
+	if (!up || (strncmp(up, "http://", 7) && strncmp(up, "https://", 8))) {
+		cli_errorf("proxy: --upstream URL is required (http:// or "
+			   "https://)");
+		return EXIT_USAGE;
+	}
+	if (a->npos) {
+		cli_errorf("proxy: unexpected argument \"%s\"", a->pos[0]);
+		return EXIT_USAGE;
+	}
+	px.upstream = strdup(up);
+	size_t ul = strlen(px.upstream);
+	while (ul > 8 && px.upstream[ul - 1] == '/')
+		px.upstream[--ul] = 0;
+	px.stamp = !cli_opt(a, "no-stamp");
+	px.max_body = cli_val(a, "max-body") ? strtoull(cli_val(a, "max-body"), NULL, 10)
+					     : (size_t)32 << 20;
+	px.connect_timeout = cli_val(a, "connect-timeout")
+				     ? atol(cli_val(a, "connect-timeout"))
+				     : 10;
+	px.idle_timeout = cli_val(a, "idle-timeout")
+				  ? atol(cli_val(a, "idle-timeout"))
+				  : 300;
+	char host[256];
+	int port = 0;
+	const char *colon = strrchr(listen, ':');
+	if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
+	    (port = atoi(colon + 1)) <= 0 || port > 65535) {
+		cli_errorf("proxy: --listen wants HOST:PORT, not \"%s\"", listen);
+		free(px.upstream);
+		return EXIT_USAGE;
+	}
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = 0;
+
+	airi_store *ws = cli_store(a, AIRI_STORE_CREATE, &status);
+	if (!ws) {
+		free(px.upstream);
+		return status;
+	}
+	px.reader = cli_store(a, 0, &status);
+	airi_key *signer = cli_signer(a, 0, &status);
+	if (status || !px.reader) {
+		airi_store_close(ws);
+		airi_store_close(px.reader);
+		free(px.upstream);
+		return status ? status : EXIT_TROUBLE;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	evthread_use_pthreads();
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	px.base = event_base_new();
+	px.http = evhttp_new(px.base);
+	px.multi = curl_multi_init();
+	px.timer = evtimer_new(px.base, on_timer, &px);
+	curl_multi_setopt(px.multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+	curl_multi_setopt(px.multi, CURLMOPT_SOCKETDATA, &px);
+	curl_multi_setopt(px.multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+	curl_multi_setopt(px.multi, CURLMOPT_TIMERDATA, &px);
+	evhttp_set_max_body_size(px.http, (ev_ssize_t)(px.max_body * 2 + 1024));
+	evhttp_set_allowed_methods(px.http,
+				   EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+					   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+					   EVHTTP_REQ_DELETE |
+					   EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(px.http, on_request, &px);
+	px.writer = writer_start(ws, px.base, job_done, &px, signer);
+	px.sock = evhttp_bind_socket_with_handle(px.http, host, (ev_uint16_t)port);
+	if (!px.sock || !px.writer) {
+		cli_errorf("proxy: cannot listen on %s: %s", listen,
+			   strerror(errno));
+		status = EXIT_TROUBLE;
+	} else {
+		px.sigterm = evsignal_new(px.base, SIGTERM, on_signal, &px);
+		px.sigint = evsignal_new(px.base, SIGINT, on_signal, &px);
+		event_add(px.sigterm, NULL);
+		event_add(px.sigint, NULL);
+		fprintf(stderr, "airi proxy: listening on %s, upstream %s\n",
+			listen, px.upstream);
+		event_base_dispatch(px.base);
+		fprintf(stderr, "airi proxy: stopped after %llu calls (%llu "
+				"recorded, %llu not recorded)\n",
+			(unsigned long long)px.calls,
+			(unsigned long long)px.recorded,
+			(unsigned long long)px.failed);
+	}
+	writer_stop(px.writer);
+	if (px.sigterm)
+		event_free(px.sigterm);
+	if (px.sigint)
+		event_free(px.sigint);
+	if (px.stop_check)
+		event_free(px.stop_check);
+	event_free(px.timer);
+	curl_multi_cleanup(px.multi);
+	evhttp_free(px.http);
+	event_base_free(px.base);
+	curl_global_cleanup();
+	airi_store_close(ws);
+	airi_store_close(px.reader);
+	airi_key_free(signer);
+	free(px.upstream);
+	return status;
+}
