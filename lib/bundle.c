@@ -410,6 +410,7 @@ int airi_bundle_verify(const char *bundle, size_t len,
 				goto fail_lists;
 			}
 			airi__buf_adds(&traj, "{\"steps\":[");
+			int all_shown = 1;
 			for (size_t i = 0; i < airi_value_count(steps); i++) {
 				char ptr[64];
 				airi_digest sd;
@@ -418,11 +419,14 @@ int airi_bundle_verify(const char *bundle, size_t len,
 				if (check_disclosed(airi_value_at(steps, i), ptr,
 						    &sd, &shown, err))
 					goto fail_lists;
+				all_shown &= shown;
 				airi_digest_format(&sd, hex);
 				airi__buf_printf(&traj, "%s\"%s\"", i ? "," : "",
 						 hex);
 			}
 			airi__buf_adds(&traj, "],\"type\":\"airi.trajectory/1\"}");
+			if (!all_shown)
+				steps = NULL; /* reported as withheld */
 			airi_digest got;
 			airi__digest_buf(&traj, &got);
 			if (!airi_digest_equal(&got, &td)) {

@@ -394,7 +394,17 @@ int airi_store_checkpoint(airi_store *s, const airi_key *signer,
 		snprintf(cp.origin, sizeof(cp.origin), "%s",
 			 stored_origin ? stored_origin
 			 : origin      ? origin
-				       : "localhost/airi");
+				       : airi_key_name(signer));
+		int bad = !cp.origin[0];
+		for (const char *o = cp.origin; *o; o++)
+			bad |= (unsigned char)*o < 0x20 || *o == 0x7F;
+		if (bad) {
+			rc = airi__err(err, AIRI_EINVAL,
+				       "invalid origin \"%s\" (one line of "
+				       "printable text)",
+				       cp.origin);
+			goto out;
+		}
 		cp.size = size;
 		int own_tx = !s->in_tx;
 		if (own_tx && (rc = s->ops->begin(s->impl, err)))

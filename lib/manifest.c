@@ -495,7 +495,13 @@ void airi__output_summary(const airi_manifest *m, char *out, size_t cap)
 	out[0] = 0;
 	if (!m->output || cap < 8)
 		return;
-	const airi_value *s = first_string(m->output, 0);
+	const airi_value *ov = m->output;
+	size_t tn;
+	const char *t = airi_value_string(airi_value_get(ov, "type"), &tn);
+	if (t && tn == 13 && !memcmp(t, "airi.salted/1", 13) &&
+	    airi_value_get(ov, "value"))
+		ov = airi_value_get(ov, "value"); /* not the salt */
+	const airi_value *s = first_string(ov, 0);
 	if (!s) {
 		snprintf(out, cap, "%s",
 			 m->output->type == AIRI_NULL ? "(null)" : "(no text)");

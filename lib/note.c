@@ -161,8 +161,12 @@ int airi_key_parse(const char *text, airi_key **out, airi_error *err)
 	unsigned char raw[64];
 	size_t rn;
 	char *end;
+	int hexok = strlen(plus1 + 1) == 8;
+	for (int i = 0; hexok && i < 8; i++)
+		hexok = (plus1[1 + i] >= '0' && plus1[1 + i] <= '9') ||
+			(plus1[1 + i] >= 'a' && plus1[1 + i] <= 'f');
 	unsigned long id = strtoul(plus1 + 1, &end, 16);
-	if (!valid_name(p, strlen(p)) || strlen(plus1 + 1) != 8 || *end ||
+	if (!valid_name(p, strlen(p)) || !hexok || *end ||
 	    airi__b64_decode(plus2 + 1, strlen(plus2 + 1), raw, sizeof(raw),
 			     &rn) ||
 	    rn != 33 || raw[0] != 0x01) {
@@ -332,6 +336,10 @@ int airi_checkpoint_verify(const char *note, size_t len,
 	/* signature lines */
 	const char *s = split + 1, *send = note + len;
 	int found = 0;
+	if (s >= send)
+		return airi__verr(err, "E-checkpoint",
+				  "a signed note needs at least one signature "
+				  "line");
 	while (s < send) {
 		const char *nl = memchr(s, '\n', (size_t)(send - s));
 		if (!nl || (size_t)(nl - s) < 5 || memcmp(s, EM_DASH " ", 4))

@@ -16,8 +16,9 @@
  *       level >= 1 (level 0 is recomputed from the entry: one write less
  *       per append);
  *   checkpoints(size, note)  signed checkpoints; settings(key, value).
- * Version 2 added the log; opening a version 1 store adds the tables and
- * marks the log for back-filling (settings log_backfill = pending).
+ * Version 2 added the log, version 3 runs.log_idx; opening an older store
+ * migrates it (a version 1 store's runs are back-filled into the log:
+ * settings log_backfill = pending).
  * A store with a newer user_version than this code knows is refused.
  */
 #define _GNU_SOURCE
@@ -31,7 +32,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 enum {
 	ST_PUT_OBJ,
@@ -167,7 +168,7 @@ static const char schema_sql[] =
 	" size INTEGER PRIMARY KEY, note TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS settings("
 	" key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"PRAGMA user_version = 2;";
+	"PRAGMA user_version = 3;";
 
 static void sq_close(void *impl)
 {
@@ -268,9 +269,13 @@ static int sq_open(const char *location, unsigned flags, void **impl,
 					  "PRAGMA cache_size=-65536;"
 					  "PRAGMA temp_store=MEMORY;",
 				       err)) ||
-			    (ver == 1 &&
+			    ((ver == 1 || ver == 2) &&
 			     (rc = exec(q, "ALTER TABLE runs ADD COLUMN "
 					   "log_idx INTEGER;", err))) ||
+			    (ver == 2 &&
+			     (rc = exec(q, "UPDATE runs SET log_idx = (SELECT "
+					   "idx FROM log_leaves l WHERE l.run "
+					   "= runs.id);", err))) ||
 			    (ver < SCHEMA_VERSION &&
 			     (rc = exec(q, schema_sql, err))) ||
 			    (ver == 1 &&

@@ -94,7 +94,7 @@ const struct cmd cli_commands[] = {
 	{"id", cmd_id, id_opts, "airi id [--json] [FILE|-]",
 	 "Print the run ID of a manifest without storing it.", NULL},
 	{"record", cmd_record, record_opts,
-	 "airi record [--store PATH] [--jsonl [--batch N]] [FILE|-]",
+	 "airi record [--store PATH] [--key PATH] [--salt LIST] [--jsonl [--batch N]] [FILE|-]",
 	 "Store a manifest and print its run ID.",
 	 "Recording the same manifest twice is a no-op that prints the same "
 	 "ID.\nWith --jsonl, every line is a manifest; nothing is stored "
@@ -118,7 +118,7 @@ const struct cmd cli_commands[] = {
 	 "rebuilds.",
 	 "Exit status 0 when clean, 1 when problems were found."},
 	{"key", cmd_key, key_opts,
-	 "airi key generate [--name NAME] [--key PATH] [--force] | airi key show",
+	 "airi key generate [--name NAME] [--key PATH] [--force] | airi key show [--key PATH]",
 	 "Create the Ed25519 key that signs checkpoints, or print its verifier "
 	 "key.",
 	 "generate writes the signing key (mode 0600) and prints the verifier\n"
@@ -130,13 +130,13 @@ const struct cmd cli_commands[] = {
 	 "first if the log has grown.",
 	 NULL},
 	{"export", cmd_export, export_opts,
-	 "airi export [--withhold LIST] [--output FILE] RUN",
+	 "airi export [--store PATH] [--key PATH] [--withhold LIST] [--output FILE] RUN",
 	 "Write a bundle that proves a run: its objects, log entry, inclusion "
 	 "proof and signed checkpoint.",
 	 NULL},
 	{"verify", cmd_verify, verify_opts,
-	 "airi verify --key PUBKEY BUNDLE | airi verify --key PUBKEY "
-	 "--consistency OLD NEW [--proof FILE]",
+	 "airi verify [--json] --key PUBKEY BUNDLE | airi verify [--json] --key "
+	 "PUBKEY --consistency OLD NEW [--proof FILE | --store PATH]",
 	 "Verify a bundle offline, or that a log only grew between two "
 	 "checkpoints.",
 	 "Exit status 0 only when everything holds; 1 with a reason code\n"

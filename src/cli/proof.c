@@ -228,16 +228,15 @@ int cmd_checkpoint(struct args *a)
 		char *root = airi__b64_encode(cp.root, AIRI_HASH_SIZE);
 		fputs("{\"note\":", stdout);
 		putchar('"');
-		for (const char *p = note; *p; p++) {
-			if (*p == '\n')
-				fputs("\\n", stdout);
-			else if (*p == '"' || *p == '\\')
-				printf("\\%c", *p);
-			else
-				putchar(*p);
-		}
-		printf("\",\"origin\":\"%s\",\"root\":\"%s\",\"size\":%llu}\n",
-		       cp.origin, root ? root : "", (unsigned long long)cp.size);
+		airi__buf esc;
+		airi__buf_init(&esc);
+		airi__canon_string(&esc, note, strlen(note));
+		fwrite(esc.p + 1, 1, esc.n - 2, stdout); /* without quotes */
+		esc.n = 0;
+		airi__canon_string(&esc, cp.origin, strlen(cp.origin));
+		printf("\",\"origin\":%s,\"root\":\"%s\",\"size\":%llu}\n",
+		       esc.p, root ? root : "", (unsigned long long)cp.size);
+		airi__buf_release(&esc);
 		free(root);
 	} else {
 		fputs(note, stdout);
@@ -434,8 +433,14 @@ static int verify_consistency(struct args *a, airi_key *k)
 			airi_store_close(s);
 		}
 	}
-	if (c1.size == 0 ||
-	    airi_merkle_verify_consistency(c1.size, c2.size, c1.root, 32, c2.root,
+	if (c1.size == 0) {
+		airi__verr(&err, "E-consistency",
+			   "a checkpoint of an empty log proves nothing about "
+			   "what came later");
+		status = verify_fail(a, &err);
+		goto done;
+	}
+	if (airi_merkle_verify_consistency(c1.size, c2.size, c1.root, 32, c2.root,
 					   32, (const unsigned char(*)[32])proof,
 					   n)) {
 		airi__verr(&err, "E-consistency",
@@ -518,7 +523,8 @@ int cmd_consistency(struct args *a)
 	}
 	s1 = strtoull(a->pos[0], &e1, 10);
 	s2 = strtoull(a->pos[1], &e2, 10);
-	if (*e1 || *e2 || !*a->pos[0] || !*a->pos[1]) {
+	if (*e1 || *e2 || !*a->pos[0] || !*a->pos[1] || a->pos[0][0] < '0' ||
+	    a->pos[0][0] > '9' || a->pos[1][0] < '0' || a->pos[1][0] > '9') {
 		cli_errorf("consistency: sizes must be numbers");
 		return EXIT_USAGE;
 	}

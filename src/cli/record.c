@@ -274,6 +274,13 @@ int cmd_record(struct args *a)
 		cli_errorf("record: --batch only applies with --jsonl");
 		return EXIT_USAGE;
 	}
+	/* a key that is named but unusable stops the command before anything
+	 * is stored */
+	int status = 0;
+	airi_key *k = cli_signer(a, 0, &status);
+	airi_key_free(k);
+	if (status)
+		return status;
 	if (cli_opt(a, "jsonl"))
 		return record_jsonl(a, path);
 	return record_one(a, path);

@@ -133,6 +133,30 @@ static int hop_by_hop(const char *name)
 
 /* ---- errors in the API's own format ------------------------------------ */
 
+static const char *reason(int code)
+{
+	switch (code) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 422: return "Unprocessable Entity";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	case 529: return "Overloaded";
+	}
+	return code < 300 ? "OK" : code < 500 ? "Client Error" : "Server Error";
+}
+
 static void send_api_error(struct evhttp_request *req, enum api api, int code,
 			   const char *type, const char *msg)
 {
@@ -153,11 +177,7 @@ static void send_api_error(struct evhttp_request *req, enum api api, int code,
 	airi__buf_release(&m);
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 			  "Content-Type", "application/json");
-	evhttp_send_reply(req, code, code == 413 ? "Payload Too Large"
-				     : code == 502 ? "Bad Gateway"
-				     : code == 504 ? "Gateway Timeout"
-						   : "Error",
-			  b);
+	evhttp_send_reply(req, code, reason(code), b);
 	evbuffer_free(b);
 }
 
@@ -326,7 +346,7 @@ static void finish_reply(struct call *c, struct writer_job *j)
 		stamp_body(b, c->resp.p ? c->resp.p : "", c->resp.n, run, cond);
 	else if (c->resp.n)
 		evbuffer_add(b, c->resp.p, c->resp.n);
-	evhttp_send_reply(c->req, c->status, "", b);
+	evhttp_send_reply(c->req, c->status, reason(c->status), b);
 	evbuffer_free(b);
 	call_free(c);
 }
@@ -419,7 +439,7 @@ static void start_stream(struct call *c)
 	airi__hex(r, sizeof(r), hex);
 	snprintf(c->run_key, sizeof(c->run_key), "rk_%s", hex);
 	evhttp_add_header(out, "Airi-Run-Key", c->run_key);
-	evhttp_send_reply_start(c->req, c->status, "");
+	evhttp_send_reply_start(c->req, c->status, reason(c->status));
 	c->started = 1;
 }
 

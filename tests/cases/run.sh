@@ -35,7 +35,7 @@ srcdir=$(cd "$cases/../.." && pwd) || exit 1
 LC_ALL=C
 TZ=UTC
 export LC_ALL TZ
-unset XDG_DATA_HOME AIRI_STORE LANG LANGUAGE
+unset XDG_DATA_HOME XDG_CONFIG_HOME AIRI_STORE AIRI_KEY LANG LANGUAGE
 
 passed=0
 failed=0
