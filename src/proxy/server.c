@@ -73,6 +73,7 @@ struct call {
 	size_t nrh;
 	int status;
 	int headers_done, started, streaming, client_gone, finished;
+	int conn_closed; /* the connection is gone (and its close callback) */
 	int held_done; /* a "data: [DONE]" event is being held back */
 	struct assembler *as;
 	char run_key[40];
@@ -94,6 +95,9 @@ static void call_free(struct call *c)
 {
 	if (!c)
 		return;
+	/* keep-alive connections outlive calls: unhook from this one */
+	if (c->conn && !c->conn_closed)
+		evhttp_connection_set_closecb(c->conn, NULL, NULL);
 	if (c->easy) {
 		curl_multi_remove_handle(c->px->multi, c->easy);
 		curl_easy_cleanup(c->easy);
@@ -626,6 +630,7 @@ static void on_client_close(struct evhttp_connection *conn, void *arg)
 	struct call *c = arg;
 	(void)conn;
 	c->client_gone = 1;
+	c->conn_closed = 1;
 	if (!c->finished && c->easy) {
 		/* stop the upstream transfer; record what was received */
 		transfer_done(c, CURLE_ABORTED_BY_CALLBACK);

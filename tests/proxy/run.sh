@@ -107,7 +107,8 @@ if [ $direct = 0 ]; then
     n=0
     ready=0
     while [ $n -lt 100 ]; do
-      if grep -qxF "airi proxy: listening on 127.0.0.1:$port" "$work/proxy.err"; then ready=1; break; fi
+      # the line must start with this (anything after the port is checked below)
+      if grep -q "^airi proxy: listening on 127\.0\.0\.1:$port\([^0-9]\|\$\)" "$work/proxy.err"; then ready=1; break; fi
       kill -0 "$proxy_pid" 2>/dev/null || break
       n=$((n + 1))
       sleep 0.1
@@ -124,6 +125,10 @@ if [ $direct = 0 ]; then
   done
   PROXY_URL=http://127.0.0.1:$port
   export PROXY_URL
+  # The contract's ready line is exactly `airi proxy: listening on 127.0.0.1:PORT`.
+  if ! grep -qxF "airi proxy: listening on 127.0.0.1:$port" "$work/proxy.err"; then
+    fail "ready line is not exactly 'airi proxy: listening on 127.0.0.1:$port'; got: $(grep '^airi proxy: listening' "$work/proxy.err" | head -n 1)"
+  fi
 else
   unset PROXY_URL AIRI_STORE
   AIRI_BIN=

@@ -202,7 +202,9 @@ async function startProxy(name, upstream, extraArgs = []) {
       const timer = setTimeout(() => resolve(false), 10000);
       proc.stderr.on('data', (d) => {
         stderr += d;
-        if (stderr.split('\n').includes(`airi proxy: listening on 127.0.0.1:${port}`)) {
+        // run.sh checks that the line is exactly this; here its start is enough
+        const want = `airi proxy: listening on 127.0.0.1:${port}`;
+        if (stderr.split('\n').some((l) => l === want || (l.startsWith(want) && !/[0-9]/.test(l[want.length])))) {
           clearTimeout(timer);
           resolve(true);
         }
