@@ -5,7 +5,7 @@ set -eu
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PKGS="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcmocka-dev \
- clang nodejs sqlite3 groff-base"
+ libevent-dev libcurl4-openssl-dev clang nodejs npm sqlite3 groff-base"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
