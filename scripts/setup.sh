@@ -14,6 +14,9 @@ done
 if command -v node >/dev/null 2>&1; then
 	missing=$(echo "$missing" | sed 's/ nodejs//')
 fi
+if command -v npm >/dev/null 2>&1; then
+	missing=$(echo "$missing" | sed 's/ npm//')
+fi
 if [ -n "$missing" ]; then
 	echo "setup: installing:$missing"
 	$SUDO apt-get update -q

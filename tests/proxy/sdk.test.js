@@ -245,27 +245,38 @@ before(async () => {
   await fakeReset();
 });
 
-// Checks common to every recorded OpenAI chat run.
+// The provider the proxy records: the API family, and "-compatible" when the upstream is not
+// the vendor's own host (the fake is on 127.0.0.1). The proxy decides this by the --upstream
+// URL: "openai" only for api.openai.com, "anthropic" only for *anthropic.com.
+function expectedProvider(family) {
+  if (family === 'openai') return UPSTREAM_URL.includes('api.openai.com') ? 'openai' : 'openai-compatible';
+  return UPSTREAM_URL.includes('anthropic.com') ? 'anthropic' : 'anthropic-compatible';
+}
+
+// Checks common to every recorded OpenAI chat run. (meta.request_id has a test of its own, so
+// that its absence shows up once rather than in every test.)
 function checkChatRun(run, { status = 200, attempt = 1, stream = false } = {}) {
   const c = run.manifest.conditions;
-  assert.deepEqual(c.model, {
-    provider: 'openai',
-    name: OPENAI_MODEL,
-    resolved: status === 200 ? OPENAI_MODEL + '-2026-01-01' : c.model.resolved,
-    fingerprint: status === 200 ? 'fp_fake' : c.model.fingerprint,
-    upstream: UPSTREAM_URL,
-  }, 'conditions.model: provider from the API, name as requested, resolved/fingerprint as the upstream replied, upstream as given to --upstream');
+  const want = { provider: expectedProvider('openai'), name: OPENAI_MODEL };
+  if (status === 200) {
+    // resolved and fingerprint are what the upstream's reply says; an error reply has neither
+    want.resolved = OPENAI_MODEL + '-2026-01-01';
+    want.fingerprint = 'fp_fake';
+  }
+  want.upstream = UPSTREAM_URL;
+  assert.deepEqual(c.model, want,
+    'conditions.model: provider by API and host, name as requested, resolved/fingerprint as the upstream replied, upstream as given to --upstream');
   const m = run.manifest.meta;
   assert.equal(m.status, status, 'meta.status is the upstream HTTP status');
   assert.equal(m.attempt, attempt, 'meta.attempt is X-Stainless-Retry-Count + 1');
-  assert.equal(m.endpoint, '/v1/chat/completions', '[assumed] meta.endpoint is the request path');
+  assert.equal(m.endpoint, '/v1/chat/completions', 'meta.endpoint is the request path');
   assert.equal(m.stream, stream, 'meta.stream is the request\'s stream flag');
+  assert.equal(m.ended, 'complete', 'meta.ended: the exchange completed');
   for (const k of ['start', 'first_byte', 'end']) {
-    assert.ok(!Number.isNaN(Date.parse(m[k])), `[assumed] meta.${k} is an RFC 3339 time, got ${JSON.stringify(m[k])}`);
+    assert.ok(!Number.isNaN(Date.parse(m[k])), `meta.${k} is an RFC 3339 time, got ${JSON.stringify(m[k])}`);
   }
   assert.ok(Date.parse(m.start) <= Date.parse(m.first_byte) && Date.parse(m.first_byte) <= Date.parse(m.end),
     `meta.start <= meta.first_byte <= meta.end, got ${m.start} ${m.first_byte} ${m.end}`);
-  assert.match(String(m.request_id), /^req_fake_\d{6}$/, 'meta.request_id is the upstream\'s x-request-id');
 }
 
 // =============================================================================================
@@ -310,14 +321,17 @@ test('openai: chat.completions.create, non-streaming: stamped body, headers, rec
   assert.equal(run.ids.run, data.airi.run);
   assert.equal(run.ids.conditions, data.airi.conditions);
   checkChatRun(run);
-  assert.equal(run.manifest.meta.request_id, response.headers.get('x-request-id'), 'meta.request_id == the x-request-id the client got');
+  assert.equal(run.manifest.meta.response_id, data.id, 'meta.response_id is the completion id');
   const c = run.manifest.conditions;
   assert.deepEqual(c.params, { temperature: 0, seed: 42, max_tokens: 64 },
     '[assumed] params holds exactly the sampling fields of the request (no model/messages/tools)');
-  assert.deepEqual(c.system, { text: SYSTEM }, '[assumed] system is {text} from the system message (spec 8.3)');
+  // OpenAI: the system/developer messages, kept as messages (role included) (spec 8.3).
+  assert.deepEqual(c.system, { messages: [{ role: 'system', content: SYSTEM }] }, 'system is {messages: [the system messages]}');
   assert.deepEqual(c.input, { messages: [{ role: 'user', content: CAPITAL_Q }] },
     '[assumed] input.messages is the request\'s messages without the system message (spec 8.4)');
-  assert.ok(c.environment !== undefined, 'an environment section is recorded');
+  assert.deepEqual(Object.keys(c).sort(), ['environment', 'input', 'model', 'params', 'system'],
+    'sections of a chat call without tools');
+  assert.equal(c.environment.proxy.name, 'airi', 'environment names the proxy');
   // Output: the upstream's choices and usage, decoded, without the airi stamp.
   assert.deepEqual(run.manifest.output.choices, data.choices, 'output.choices is what the upstream answered');
   assert.deepEqual(run.manifest.output.usage, data.usage, 'output.usage is what the upstream answered');
@@ -441,6 +455,19 @@ test('openai: chat.completions.stream() helper with a tool: finalChatCompletion 
   const run = show(final.airi.run);
   checkChatRun(run, { stream: true });
   assert.ok(containsString(run.manifest.output, fake.TOOL_ARGS), 'the recorded output has the assembled tool arguments');
+});
+
+test('meta.request_id is the upstream\'s request id header (x-request-id / request-id)', async (t) => {
+  const { data, response } = await openai.chat.completions
+    .create({ model: OPENAI_MODEL, messages: [{ role: 'user', content: 'which request id?' }] }).withResponse();
+  const { data: msg, response: aresp } = await anthropic.messages
+    .create({ model: ANTHROPIC_MODEL, max_tokens: 16, messages: [{ role: 'user', content: 'which request id?' }] }).withResponse();
+  // The fake numbers its requests: req_fake_NNNNNN, in x-request-id (OpenAI) / request-id (Anthropic).
+  assert.match(response.headers.get('x-request-id'), /^req_fake_\d{6}$/, 'the upstream header reaches the client');
+  assert.match(aresp.headers.get('request-id'), /^req_fake_\d{6}$/);
+  if (proxyOnly(t)) return;
+  assert.equal(show(data.airi.run).manifest.meta.request_id, response.headers.get('x-request-id'), 'OpenAI: meta.request_id == x-request-id');
+  assert.equal(show(msg.airi.run).manifest.meta.request_id, aresp.headers.get('request-id'), 'Anthropic: meta.request_id == request-id');
 });
 
 test('openai: identical request twice: same conditions ID, different run IDs', async (t) => {
