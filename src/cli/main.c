@@ -74,6 +74,7 @@ static const struct opt proxy_opts[] = {
 	COMMON_OPTS,
 	{"listen", 1, "HOST:PORT to listen on (default 127.0.0.1:8787)"},
 	{"upstream", 1, "base URL of the API to forward to (http:// or https://)"},
+	{"config", 1, "JSON file with routes by path prefix or model (see docs/proxy-mapping.md)"},
 	{"store", 1, "store location"},
 	{"key", 1, "signing key file (checkpoints are signed after each commit)"},
 	{"no-stamp", 0, "do not add the airi member to response bodies (headers only)"},

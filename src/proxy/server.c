@@ -38,7 +38,18 @@
 
 #define CAPTURE_MAX ((size_t)64 << 20) /* bytes of a response kept */
 
+/* Where a call goes: by path prefix (longest first), else by the
+ * request's model (exact, or a prefix ending in '*'), else the default. */
+struct route {
+	char *prefix;   /* "/anthropic", or NULL */
+	char *model;    /* "claude-*", or NULL */
+	char *upstream; /* base URL without a trailing slash */
+	int strip;      /* remove the prefix when forwarding (default yes) */
+};
+
 struct proxy {
+	struct route *routes;
+	size_t nroutes;
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
@@ -68,6 +79,7 @@ struct call {
 	struct curl_slist *headers;
 	enum api api;
 	char *path, *url, *method;
+	const char *upstream; /* the route's base URL */
 	airi__buf req_body, resp, sse;
 	struct hdr *rh;
 	size_t nrh;
@@ -193,7 +205,7 @@ static void fill_capture(struct call *c, struct capture *cap, char *assembled,
 	memset(cap, 0, sizeof(*cap));
 	cap->api = c->api;
 	cap->endpoint = c->path;
-	cap->upstream = c->px->upstream;
+	cap->upstream = c->upstream;
 	cap->req_body = c->req_body.p;
 	cap->req_len = c->req_body.n;
 	if (assembled) {
@@ -664,6 +676,148 @@ static void lookup(struct proxy *px, struct evhttp_request *req,
 	airi_manifest_free(m);
 }
 
+static int model_matches(const char *pat, const char *m, size_t n)
+{
+	size_t pl = strlen(pat);
+	if (pl && pat[pl - 1] == '*')
+		return n >= pl - 1 && !memcmp(pat, m, pl - 1);
+	return pl == n && !memcmp(pat, m, n);
+}
+
+static const struct route *route_for(struct proxy *px, const char *uri,
+				     const char *body, size_t blen,
+				     const char **fwd)
+{
+	const struct route *best = NULL;
+	size_t best_len = 0;
+	*fwd = uri;
+	for (size_t i = 0; i < px->nroutes; i++) {
+		const struct route *r = &px->routes[i];
+		size_t l = r->prefix ? strlen(r->prefix) : 0;
+		if (l && !strncmp(uri, r->prefix, l) &&
+		    (uri[l] == '/' || uri[l] == '?' || !uri[l]) && l > best_len) {
+			best = r;
+			best_len = l;
+		}
+	}
+	if (best) {
+		if (best->strip)
+			*fwd = uri + best_len;
+		return best;
+	}
+	/* by model: only for bodies that parse */
+	airi_json *doc = NULL;
+	size_t mn = 0;
+	const char *m = NULL;
+	for (size_t i = 0; i < px->nroutes; i++)
+		if (px->routes[i].model) {
+			if (!doc && blen &&
+			    airi_json_parse(body, blen, &doc, NULL) == 0)
+				m = airi_value_string(
+					airi_value_get(airi_json_root(doc), "model"),
+					&mn);
+			break;
+		}
+	for (size_t i = 0; m && i < px->nroutes; i++)
+		if (px->routes[i].model && !px->routes[i].prefix &&
+		    model_matches(px->routes[i].model, m, mn)) {
+			best = &px->routes[i];
+			break;
+		}
+	airi_json_free(doc);
+	if (best)
+		return best;
+	for (size_t i = 0; i < px->nroutes; i++)
+		if (!px->routes[i].prefix && !px->routes[i].model)
+			return &px->routes[i];
+	return NULL;
+}
+
+static int valid_upstream(const char *u)
+{
+	return u && (!strncmp(u, "http://", 7) || !strncmp(u, "https://", 8));
+}
+
+static char *trim_slash(const char *u)
+{
+	char *s = strdup(u);
+	size_t n = s ? strlen(s) : 0;
+	while (n > 8 && s[n - 1] == '/')
+		s[--n] = 0;
+	return s;
+}
+
+/*
+ * --config FILE: {"routes":[{"prefix":"/anthropic","upstream":"https://
+ * api.anthropic.com"},{"model":"llama*","upstream":"http://127.0.0.1:8080"},
+ * {"upstream":"https://api.openai.com"}]} (docs/proxy-mapping.md).
+ */
+static int load_config(struct proxy *px, const char *path)
+{
+	char *data;
+	size_t len;
+	airi_json *doc = NULL;
+	airi_error err;
+	if (cli_read(path, &data, &len))
+		return EXIT_NOINPUT;
+	if (airi_json_parse(data, len, &doc, &err)) {
+		cli_error(path, &err);
+		free(data);
+		return EXIT_DATAERR;
+	}
+	const airi_value *routes = airi_value_get(airi_json_root(doc), "routes");
+	int status = 0;
+	if (airi_value_type(routes) != AIRI_ARRAY || !airi_value_count(routes)) {
+		cli_errorf("%s: expected {\"routes\": [ ... ]} with at least one "
+			   "route",
+			   path);
+		status = EXIT_DATAERR;
+	}
+	for (size_t i = 0; !status && i < airi_value_count(routes); i++) {
+		const airi_value *r = airi_value_at(routes, i);
+		size_t n;
+		const char *up = airi_value_string(airi_value_get(r, "upstream"), &n);
+		char *u = up ? strndup(up, n) : NULL;
+		if (!valid_upstream(u)) {
+			cli_errorf("%s: /routes/%zu/upstream must be an http:// or "
+				   "https:// URL",
+				   path, i);
+			free(u);
+			status = EXIT_DATAERR;
+			break;
+		}
+		struct route *nr = realloc(px->routes,
+					   (px->nroutes + 1) * sizeof(*nr));
+		if (!nr) {
+			free(u);
+			status = EXIT_TROUBLE;
+			break;
+		}
+		px->routes = nr;
+		struct route *rt = &px->routes[px->nroutes++];
+		memset(rt, 0, sizeof(*rt));
+		rt->upstream = trim_slash(u);
+		free(u);
+		const char *pre = airi_value_string(airi_value_get(r, "prefix"), &n);
+		if (pre) {
+			rt->prefix = strndup(pre, n);
+			if (rt->prefix[0] != '/') {
+				cli_errorf("%s: /routes/%zu/prefix must start with /",
+					   path, i);
+				status = EXIT_DATAERR;
+			}
+		}
+		const char *mod = airi_value_string(airi_value_get(r, "model"), &n);
+		if (mod)
+			rt->model = strndup(mod, n);
+		rt->strip = airi_value_type(airi_value_get(r, "strip_prefix")) !=
+			    AIRI_FALSE;
+	}
+	airi_json_free(doc);
+	free(data);
+	return status;
+}
+
 static const char *method_name(enum evhttp_cmd_type t)
 {
 	switch (t) {
@@ -740,7 +894,18 @@ static void on_request(struct evhttp_request *req, void *arg)
 	c->req_body.n = blen;
 	if (c->req_body.p)
 		c->req_body.p[blen] = 0;
-	if (asprintf(&c->url, "%s%s", px->upstream, uri) < 0) {
+	const char *fwd = uri;
+	const struct route *rt = route_for(px, uri, c->req_body.p, blen, &fwd);
+	if (!rt) {
+		send_api_error(req, c->api, 404, "airi_no_route",
+			       "no upstream is configured for this path or "
+			       "model");
+		call_free(c);
+		return;
+	}
+	c->upstream = rt->upstream;
+	c->api = proxy_api_of(method, fwd);
+	if (asprintf(&c->url, "%s%s", rt->upstream, fwd) < 0) {
 		send_api_error(req, c->api, 500, "airi_error", "out of memory");
 		call_free(c);
 		return;
@@ -839,19 +1004,33 @@ int cmd_proxy(struct args *a)
 	const char *listen = cli_val(a, "listen") ? cli_val(a, "listen")
 						   : "127.0.0.1:8787";
 	const char *up = cli_val(a, "upstream");
-	if (!up || (strncmp(up, "http://", 7) && strncmp(up, "https://", 8))) {
-		cli_errorf("proxy: --upstream URL is required (http:// or "
-			   "https://)");
-		return EXIT_USAGE;
-	}
 	if (a->npos) {
 		cli_errorf("proxy: unexpected argument \"%s\"", a->pos[0]);
 		return EXIT_USAGE;
 	}
-	px.upstream = strdup(up);
-	size_t ul = strlen(px.upstream);
-	while (ul > 8 && px.upstream[ul - 1] == '/')
-		px.upstream[--ul] = 0;
+	if (up && !valid_upstream(up)) {
+		cli_errorf("proxy: --upstream must be an http:// or https:// URL");
+		return EXIT_USAGE;
+	}
+	if (!up && !cli_val(a, "config")) {
+		cli_errorf("proxy: give --upstream URL or --config FILE");
+		return EXIT_USAGE;
+	}
+	if (cli_val(a, "config") &&
+	    (status = load_config(&px, cli_val(a, "config"))))
+		goto routes_fail;
+	if (up) {
+		struct route *nr = realloc(px.routes,
+					   (px.nroutes + 1) * sizeof(*nr));
+		if (!nr) {
+			status = EXIT_TROUBLE;
+			goto routes_fail;
+		}
+		px.routes = nr;
+		memset(&px.routes[px.nroutes], 0, sizeof(*nr));
+		px.routes[px.nroutes++].upstream = trim_slash(up);
+	}
+	px.upstream = strdup(px.routes[px.nroutes - 1].upstream);
 	px.stamp = !cli_opt(a, "no-stamp");
 	px.max_body = cli_val(a, "max-body") ? strtoull(cli_val(a, "max-body"), NULL, 10)
 					     : (size_t)32 << 20;
@@ -915,8 +1094,15 @@ int cmd_proxy(struct args *a)
 		px.sigint = evsignal_new(px.base, SIGINT, on_signal, &px);
 		event_add(px.sigterm, NULL);
 		event_add(px.sigint, NULL);
-		fprintf(stderr, "airi proxy: listening on %s, upstream %s\n",
-			listen, px.upstream);
+		fprintf(stderr, "airi proxy: listening on %s, %zu route%s\n",
+			listen, px.nroutes, px.nroutes == 1 ? "" : "s");
+		for (size_t i = 0; i < px.nroutes; i++)
+			fprintf(stderr, "airi proxy:   %s%s%s -> %s\n",
+				px.routes[i].prefix ? "prefix " : "",
+				px.routes[i].prefix ? px.routes[i].prefix
+				: px.routes[i].model ? "model " : "default",
+				px.routes[i].model ? px.routes[i].model : "",
+				px.routes[i].upstream);
 		event_base_dispatch(px.base);
 		fprintf(stderr, "airi proxy: stopped after %llu calls (%llu "
 				"recorded, %llu not recorded)\n",
@@ -939,6 +1125,13 @@ int cmd_proxy(struct args *a)
 	airi_store_close(ws);
 	airi_store_close(px.reader);
 	airi_key_free(signer);
+routes_fail:
+	for (size_t i = 0; i < px.nroutes; i++) {
+		free(px.routes[i].prefix);
+		free(px.routes[i].model);
+		free(px.routes[i].upstream);
+	}
+	free(px.routes);
 	free(px.upstream);
 	return status;
 }
