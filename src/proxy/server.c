@@ -86,6 +86,7 @@ struct call {
 	int status;
 	int headers_done, started, streaming, client_gone, finished;
 	int conn_closed; /* the connection is gone (and its close callback) */
+	int replied;     /* the reply to the client is complete */
 	int held_done; /* a "data: [DONE]" event is being held back */
 	struct assembler *as;
 	char run_key[40];
@@ -110,6 +111,15 @@ static void call_free(struct call *c)
 	/* keep-alive connections outlive calls: unhook from this one */
 	if (c->conn && !c->conn_closed)
 		evhttp_connection_set_closecb(c->conn, NULL, NULL);
+	/* a client that went away left the request to us (libevent detaches
+	 * it from the connection); replying to a detached request frees it */
+	if (c->conn_closed && !c->replied && c->req) {
+		if (c->started)
+			evhttp_send_reply_end(c->req);
+		else
+			evhttp_send_reply(c->req, 499, "Client Closed Request",
+					  NULL);
+	}
 	if (c->easy) {
 		curl_multi_remove_handle(c->px->multi, c->easy);
 		curl_easy_cleanup(c->easy);
@@ -315,7 +325,7 @@ static void finish_reply(struct call *c, struct writer_job *j)
 		airi_digest_format(&j->run, run);
 		airi_digest_format(&j->conditions, cond);
 	}
-	if (c->client_gone) {
+	if (c->client_gone || c->replied) {
 		call_free(c);
 		return;
 	}
@@ -339,6 +349,7 @@ static void finish_reply(struct call *c, struct writer_job *j)
 		evhttp_send_reply_chunk(c->req, b);
 		evbuffer_free(b);
 		evhttp_send_reply_end(c->req);
+		c->replied = 1;
 		call_free(c);
 		return;
 	}
@@ -346,6 +357,7 @@ static void finish_reply(struct call *c, struct writer_job *j)
 	if (!c->status) {
 		send_api_error(c->req, c->api, 502, "airi_upstream_error",
 			       c->errbuf[0] ? c->errbuf : "upstream unreachable");
+		c->replied = 1;
 		call_free(c);
 		return;
 	}
@@ -364,6 +376,7 @@ static void finish_reply(struct call *c, struct writer_job *j)
 		evbuffer_add(b, c->resp.p, c->resp.n);
 	evhttp_send_reply(c->req, c->status, reason(c->status), b);
 	evbuffer_free(b);
+	c->replied = 1;
 	call_free(c);
 }
 
@@ -546,8 +559,10 @@ static void transfer_done(struct call *c, CURLcode res)
 	if (c->api == API_NONE) {
 		/* pass-through: nothing to record */
 		if (c->streaming && c->started) {
-			if (!c->client_gone)
+			if (!c->client_gone) {
 				evhttp_send_reply_end(c->req);
+				c->replied = 1;
+			}
 			call_free(c);
 		} else {
 			finish_reply(c, NULL);
@@ -558,7 +573,7 @@ static void transfer_done(struct call *c, CURLcode res)
 		/* unreachable: answer now, record the failure too */
 		send_api_error(c->req, c->api, 502, "airi_upstream_error",
 			       c->errbuf);
-		c->client_gone = 1; /* the reply is sent */
+		c->replied = 1;
 	}
 	submit(c);
 }

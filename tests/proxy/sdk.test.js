@@ -469,8 +469,8 @@ test('openai: chat.completions.stream() helper with a tool: finalChatCompletion 
     const run = show(final.airi.run);
     checkChatRun(run, { stream: true });
     assert.deepEqual(run.manifest.output.choices[0].message.tool_calls,
-      [{ index: 0, id: fake.TOOL_CALL_ID, type: 'function', function: { name: 'get_weather', arguments: fake.TOOL_ARGS } }],
-      'the recorded output has the tool call with its arguments assembled');
+      [{ id: fake.TOOL_CALL_ID, type: 'function', function: { name: 'get_weather', arguments: fake.TOOL_ARGS } }],
+      'the recorded output has the tool call assembled as in a non-streamed message (no chunk index)');
     assert.equal(run.manifest.output.choices[0].finish_reason, 'tool_calls');
   }
   // What the user of the helper gets must be the upstream's completion: the extra chunk must
@@ -559,7 +559,13 @@ test('openai: 429 once then success: the SDK retries, two runs (attempt 1 status
   checkChatRun(runs[1], { attempt: 2 });
   assert.equal(runs[1].ids.run, data.airi.run, 'the stamp names the successful attempt');
   assert.equal(response.headers.get('airi-run-id'), data.airi.run);
-  assert.equal(runs[0].ids.conditions, runs[1].ids.conditions, 'a retry has the same conditions (attempt is meta)');
+  // The 429 reply names no model, so the first attempt's model section lacks resolved and
+  // fingerprint (they come from the reply): the two attempts differ in the model section only.
+  assert.deepEqual(runs[0].manifest.conditions.model, { provider: expectedProvider('openai'), name: OPENAI_MODEL, upstream: UPSTREAM_URL });
+  const d = JSON.parse(airi(['diff', '--store', AIRI_STORE, '--json', runs[0].ids.run, runs[1].ids.run], [1]).stdout);
+  assert.deepEqual(d.verdict.differing_sections, ['model'], 'the attempts differ only in what the reply resolved');
+  assert.deepEqual(runs[0].manifest.output, { error: { message: 'Rate limit reached (fake).', type: 'requests', param: null, code: 'rate_limit_exceeded' } },
+    'the 429 attempt\'s output is the upstream\'s error body');
 });
 
 test('openai: upstream 500: APIError 500 after the SDK\'s retries, every attempt recorded', async (t) => {
