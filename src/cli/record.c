@@ -101,8 +101,9 @@ static int record_one(struct args *a, const char *path)
 
 static int record_jsonl(struct args *a, const char *path)
 {
-	char *data;
-	size_t len, batch = 0, pos = 0, lineno = 0, in_batch = 0;
+	char *line = NULL;
+	size_t linecap = 0, batch = 0, pos = 0, lineno = 0, in_batch = 0;
+	FILE *in;
 	airi_store *s;
 	airi_error err;
 	char *ids = NULL; /* printed after each commit */
@@ -121,35 +122,41 @@ static int record_jsonl(struct args *a, const char *path)
 		}
 		batch = (size_t)v;
 	}
-	if (cli_read(path, &data, &len))
+	/* the input is streamed line by line: memory stays bounded by the
+	 * longest line, not the file */
+	in = (!path || !strcmp(path, "-")) ? stdin : fopen(path, "rb");
+	if (!in) {
+		cli_errorf("%s: %s", path, strerror(errno));
 		return EXIT_NOINPUT;
+	}
 	/* a store this import creates is removed again if nothing in it
 	 * was committed, so a rejected import leaves no trace */
 	char *loc = cli_store_location(a);
 	int existed = loc && access(loc, F_OK) == 0, committed = 0;
 	if (!(s = cli_store(a, AIRI_STORE_CREATE, &status))) {
-		free(data);
+		if (in != stdin)
+			fclose(in);
 		free(loc);
 		return status;
 	}
-	while (pos < len && !status) {
-		char *nl = memchr(data + pos, '\n', len - pos);
-		size_t end = nl ? (size_t)(nl - data) : len;
+	ssize_t got;
+	while (!status && (got = getline(&line, &linecap, in)) > 0) {
 		size_t start = pos;
+		size_t ll = (size_t)got;
 		lineno++;
-		pos = nl ? end + 1 : len;
-		size_t ll = end - start;
-		if (ll && data[end - 1] == '\r')
+		pos += ll;
+		if (ll && line[ll - 1] == '\n')
+			ll--;
+		if (ll && line[ll - 1] == '\r')
 			ll--;
 		/* blank lines are skipped */
 		size_t k = 0;
-		while (k < ll && (data[start + k] == ' ' ||
-				  data[start + k] == '\t'))
+		while (k < ll && (line[k] == ' ' || line[k] == '\t'))
 			k++;
 		if (k == ll)
 			continue;
 		airi_manifest *m;
-		rc = airi_manifest_parse(data + start, ll, &m, &err);
+		rc = airi_manifest_parse_borrow(line, ll, &m, &err);
 		if (rc) {
 			/* report the place in the whole file */
 			err.offset += start;
@@ -244,8 +251,14 @@ static int record_jsonl(struct args *a, const char *path)
 	else if (status)
 		cli_errorf("record: nothing was stored (the batch is "
 			   "all-or-nothing)");
+	if (!status && ferror(in)) {
+		cli_errorf("%s: read error", cli_name(path));
+		status = EXIT_NOINPUT;
+	}
 	free(ids);
-	free(data);
+	free(line);
+	if (in != stdin)
+		fclose(in);
 	airi_store_close(s);
 	if (!committed && !existed && loc && strncmp(loc, "postgres", 8)) {
 		static const char *suffix[] = {"", "-wal", "-shm", "-journal"};
