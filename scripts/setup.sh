@@ -25,3 +25,11 @@ if [ -n "$missing" ]; then
 else
 	echo "setup: all packages present"
 fi
+
+# the proxy tests drive the real openai and @anthropic-ai/sdk clients
+# (versions pinned in tests/proxy/package-lock.json)
+here=$(cd "$(dirname "$0")/.." && pwd)
+if [ -f "$here/tests/proxy/package-lock.json" ] && [ ! -d "$here/tests/proxy/node_modules" ]; then
+	echo "setup: npm ci in tests/proxy"
+	(cd "$here/tests/proxy" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -59,6 +59,9 @@ void asm_event(struct assembler *a, const char *event, const char *data,
 /* The assembled output as JSON text (free()), and the resolved model /
  * fingerprint / id seen in the stream (valid until asm_free). */
 char *asm_output(struct assembler *a, size_t *len);
+/* The stream's envelope as seen so far (NULL when not seen). */
+void asm_envelope(struct assembler *a, const char **id, const char **model,
+		  const char **fingerprint, long long *created);
 
 /* The group-commit writer: jobs are recorded by one thread, many per
  * transaction; done() runs on the event loop thread afterwards. */

@@ -329,20 +329,58 @@ static void finish_reply(struct call *c, struct writer_job *j)
 		call_free(c);
 		return;
 	}
+	if (c->streaming && c->started && c->ended &&
+	    strcmp(c->ended, "complete")) {
+		/* the upstream broke off: the client must see a broken stream
+		 * too, not a clean end with an identity */
+		c->replied = 1;
+		if (c->conn && !c->conn_closed) {
+			evhttp_connection_set_closecb(c->conn, NULL, NULL);
+			c->conn_closed = 1; /* freeing it frees the request */
+			evhttp_connection_free(c->conn);
+		}
+		call_free(c);
+		return;
+	}
 	if (c->streaming && c->started) {
 		struct evbuffer *b = evbuffer_new();
 		if (run[0]) {
 			evbuffer_add_printf(b, ": airi run=%s conditions=%s\n\n",
 					    run, cond);
-			if (c->api != API_MESSAGES && c->px->stamp)
+			if (c->api == API_CHAT && c->px->stamp) {
+				/* a chunk the SDKs accept: the stream's own
+				 * envelope, no choices, no usage */
+				const char *id = NULL, *model = NULL, *fp = NULL;
+				long long created = 0;
+				airi__buf env;
+				airi__buf_init(&env);
+				if (c->as)
+					asm_envelope(c->as, &id, &model, &fp, &created);
+				airi__buf_adds(&env, "{\"id\":");
+				airi__canon_string(&env, id ? id : "", id ? strlen(id) : 0);
+				airi__buf_printf(&env, ",\"object\":\"chat.completion."
+						       "chunk\",\"created\":%lld,"
+						       "\"model\":",
+						 created ? created : (long long)(c->t_end / 1000));
+				airi__canon_string(&env, model ? model : "",
+						   model ? strlen(model) : 0);
+				if (fp) {
+					airi__buf_adds(&env, ",\"system_fingerprint\":");
+					airi__canon_string(&env, fp, strlen(fp));
+				}
+				airi__buf_printf(&env, ",\"choices\":[],\"airi\":{"
+						       "\"run\":\"%s\",\"conditions\":"
+						       "\"%s\"}}",
+						 run, cond);
+				evbuffer_add_printf(b, "data: %s\n\n", env.p ? env.p : "{}");
+				airi__buf_release(&env);
+			} else if (c->api == API_MESSAGES && c->px->stamp) {
 				evbuffer_add_printf(
 					b,
-					"data: {\"id\":\"airi-identity\","
-					"\"object\":\"chat.completion.chunk\","
-					"\"created\":%lld,\"model\":\"airi\","
-					"\"choices\":[],\"airi\":{\"run\":\"%s\","
-					"\"conditions\":\"%s\"}}\n\n",
-					(long long)(c->t_end / 1000), run, cond);
+					"event: airi\ndata: {\"type\":\"airi\","
+					"\"run\":\"%s\",\"conditions\":\"%s\"}\n\n",
+					run, cond);
+			}
 		}
 		if (c->held_done)
 			evbuffer_add_printf(b, "data: [DONE]\n\n");
@@ -535,6 +573,11 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 static void transfer_done(struct call *c, CURLcode res)
 {
 	c->t_end = now_ms();
+	const char *rid = resp_header(c, "x-request-id");
+	if (!rid)
+		rid = resp_header(c, "request-id");
+	if (rid && !c->request_id)
+		c->request_id = strdup(rid);
 	c->finished = 1;
 	if (c->easy) {
 		curl_multi_remove_handle(c->px->multi, c->easy);
@@ -1109,8 +1152,7 @@ int cmd_proxy(struct args *a)
 		px.sigint = evsignal_new(px.base, SIGINT, on_signal, &px);
 		event_add(px.sigterm, NULL);
 		event_add(px.sigint, NULL);
-		fprintf(stderr, "airi proxy: listening on %s, %zu route%s\n",
-			listen, px.nroutes, px.nroutes == 1 ? "" : "s");
+		fprintf(stderr, "airi proxy: listening on %s\n", listen);
 		for (size_t i = 0; i < px.nroutes; i++)
 			fprintf(stderr, "airi proxy:   %s%s%s -> %s\n",
 				px.routes[i].prefix ? "prefix " : "",

@@ -45,6 +45,8 @@ struct assembler {
 	int nevents;
 	int error;
 	airi__buf error_body;
+	airi__buf final;  /* responses API: the response.completed object */
+	long long created;
 };
 
 struct assembler *asm_new(enum api api)
@@ -72,6 +74,7 @@ void asm_free(struct assembler *a)
 	rel(&a->stop_sequence);
 	rel(&a->anth_usage_in);
 	rel(&a->error_body);
+	rel(&a->final);
 	for (int i = 0; i < MAX_CHOICES; i++) {
 		struct choice *c = &a->choices[i];
 		rel(&c->role);
@@ -134,8 +137,28 @@ static int idx_of(const airi_value *o, int max)
 	return (int)d;
 }
 
+static void responses_event(struct assembler *a, const airi_value *r)
+{
+	size_t n;
+	const char *type = airi_value_string(airi_value_get(r, "type"), &n);
+	const airi_value *resp = airi_value_get(r, "response");
+	if (!type || !resp)
+		return;
+	/* every event that carries the response updates the envelope; the
+	 * completed (or failed/incomplete) one is the output */
+	set(&a->id, airi_value_get(resp, "id"));
+	set(&a->model, airi_value_get(resp, "model"));
+	if ((n == 18 && !memcmp(type, "response.completed", 18)) ||
+	    (n == 15 && !memcmp(type, "response.failed", 15)) ||
+	    (n == 19 && !memcmp(type, "response.incomplete", 19)))
+		set_json(&a->final, resp);
+}
+
 static void openai_chunk(struct assembler *a, const airi_value *r)
 {
+	const airi_value *cr = airi_value_get(r, "created");
+	if (airi_value_type(cr) == AIRI_NUMBER)
+		a->created = (long long)airi_value_number(cr);
 	set(&a->id, airi_value_get(r, "id"));
 	set(&a->model, airi_value_get(r, "model"));
 	set(&a->fingerprint, airi_value_get(r, "system_fingerprint"));
@@ -228,6 +251,8 @@ void asm_event(struct assembler *a, const char *event, const char *data,
 	a->nevents++;
 	if (a->api == API_MESSAGES)
 		anthropic_event(a, airi_json_root(doc));
+	else if (a->api == API_RESPONSES)
+		responses_event(a, airi_json_root(doc));
 	else
 		openai_chunk(a, airi_json_root(doc));
 	airi_json_free(doc);
@@ -251,9 +276,42 @@ static void kjson(airi__jw *w, const char *k, const airi__buf *b)
 		airi__jw_null(w);
 }
 
+void asm_envelope(struct assembler *a, const char **id, const char **model,
+		  const char **fingerprint, long long *created)
+{
+	airi__buf *b[3] = {&a->id, &a->model, &a->fingerprint};
+	const char **o[3] = {id, model, fingerprint};
+	for (int i = 0; i < 3; i++) {
+		if (b[i]->n && !airi__buf_addc(b[i], 0))
+			b[i]->n--; /* NUL-terminated, length unchanged */
+		*o[i] = b[i]->n ? b[i]->p : NULL;
+	}
+	*created = a->created;
+}
+
 char *asm_output(struct assembler *a, size_t *len)
 {
 	airi__jw w;
+	if (a->api == API_RESPONSES) {
+		if (a->final.n) {
+			char *p = malloc(a->final.n + 1);
+			if (p) {
+				memcpy(p, a->final.p, a->final.n);
+				p[a->final.n] = 0;
+				*len = a->final.n;
+			}
+			return p;
+		}
+		/* no completed event: what we know */
+		airi__jw_init(&w);
+		airi__jw_obj(&w);
+		kbuf(&w, "id", &a->id);
+		kbuf(&w, "model", &a->model);
+		airi__jw_key(&w, "status");
+		airi__jw_str(&w, "incomplete_stream");
+		airi__jw_end_obj(&w);
+		return airi__jw_finish(&w, len);
+	}
 	airi__jw_init(&w);
 	airi__jw_obj(&w);
 	if (a->api == API_MESSAGES) {
