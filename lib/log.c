@@ -373,6 +373,26 @@ int airi_store_checkpoint(airi_store *s, const airi_key *signer,
 		free(latest);
 		return rc;
 	}
+	if (origin) {
+		/* a given origin must be this log's */
+		char *so = NULL;
+		int r2 = s->ops->setting_get(s->impl, "origin", &so, err);
+		if (r2 && r2 != AIRI_ENOTFOUND) {
+			free(latest);
+			return r2;
+		}
+		if (so && strcmp(so, origin)) {
+			rc = airi__err(err, AIRI_EINVAL,
+				       "this log's origin is \"%s\", not \"%s\" "
+				       "(the origin is set once, at the first "
+				       "checkpoint)",
+				       so, origin);
+			free(so);
+			free(latest);
+			return rc;
+		}
+		free(so);
+	}
 	if (signer && (!latest || size > last)) {
 		airi_checkpoint cp;
 		char *signed_note = NULL;

@@ -191,11 +191,12 @@ int airi_key_parse(const char *text, airi_key **out, airi_error *err)
 	OPENSSL_cleanse(buf, sizeof(buf));
 	k->id = key_id(k->name, k->pub);
 	if (k->id != (uint32_t)id) {
+		uint32_t want = k->id;
 		airi_key_free(k);
 		return airi__err(err, AIRI_EKEY,
 				 "key ID %08lx does not match the key (expected "
 				 "%08x)",
-				 id, (unsigned)key_id(p, k->pub));
+				 id, (unsigned)want);
 	}
 	*out = k;
 	return 0;

@@ -17,6 +17,9 @@
 #define KNOWN_SLOTS 65536
 
 
+static void pend_drop(airi_store *s);
+static int pend_flush(airi_store *s, airi_error *err);
+
 static size_t known_slot(const airi_digest *d)
 {
 	uint32_t h;
@@ -139,6 +142,8 @@ void airi_store_close(airi_store *s)
 		return;
 	if (s->in_tx)
 		s->ops->rollback(s->impl);
+	pend_drop(s);
+	free(s->pend);
 	s->ops->close(s->impl);
 	free(s->known);
 	free(s);
@@ -162,7 +167,9 @@ int airi_store_commit(airi_store *s, airi_error *err)
 	int rc;
 	if (!s->in_tx)
 		return airi__err(err, AIRI_EINVAL, "no transaction is open");
-	rc = s->ops->commit(s->impl, err);
+	rc = pend_flush(s, err);
+	if (!rc)
+		rc = s->ops->commit(s->impl, err);
 	if (rc) {
 		s->ops->rollback(s->impl);
 		known_clear(s);
@@ -176,10 +183,73 @@ int airi_store_rollback(airi_store *s)
 {
 	if (!s || !s->in_tx)
 		return 0;
+	pend_drop(s);
 	s->ops->rollback(s->impl);
 	known_clear(s);
 	airi__log_uncache(s);
 	s->in_tx = 0;
+	return 0;
+}
+
+/*
+ * Pending objects: a bulk import inserts millions of objects whose keys
+ * (digests) are uniformly random, so each insert touches a random page of
+ * the digest index. Inside an explicit transaction objects are buffered
+ * instead and written in digest order when the buffer fills and before
+ * the commit: neighbouring inserts then share index pages. Anything that
+ * reads objects flushes first, so the buffer is never observable.
+ */
+#define PEND_MAX_OBJS 65536
+#define PEND_MAX_BYTES ((size_t)64 << 20)
+
+static int pend_cmp(const void *a, const void *b)
+{
+	return memcmp(((const struct pending_obj *)a)->d.bytes,
+		      ((const struct pending_obj *)b)->d.bytes, AIRI_DIGEST_SIZE);
+}
+
+static void pend_drop(airi_store *s)
+{
+	for (size_t i = 0; i < s->npend; i++)
+		free(s->pend[i].body);
+	s->npend = 0;
+	s->pend_bytes = 0;
+}
+
+static int pend_flush(airi_store *s, airi_error *err)
+{
+	int rc = 0;
+	if (!s->npend)
+		return 0;
+	qsort(s->pend, s->npend, sizeof(*s->pend), pend_cmp);
+	for (size_t i = 0; i < s->npend && !rc; i++)
+		rc = s->ops->put_object(s->impl, &s->pend[i].d, s->pend[i].body,
+					s->pend[i].n, err);
+	pend_drop(s);
+	return rc;
+}
+
+static int put_bytes(airi_store *s, const airi_digest *d, const char *p,
+		     size_t n, airi_error *err)
+{
+	if (!s->in_tx)
+		return s->ops->put_object(s->impl, d, p, n, err);
+	if (s->npend == s->pend_cap) {
+		size_t cap = s->pend_cap ? s->pend_cap * 2 : 1024;
+		struct pending_obj *np = realloc(s->pend, cap * sizeof(*np));
+		if (!np)
+			return airi__err(err, AIRI_ENOMEM, "out of memory");
+		s->pend = np;
+		s->pend_cap = cap;
+	}
+	char *copy = malloc(n ? n : 1);
+	if (!copy)
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	memcpy(copy, p, n);
+	s->pend[s->npend++] = (struct pending_obj){*d, copy, n};
+	s->pend_bytes += n;
+	if (s->npend >= PEND_MAX_OBJS || s->pend_bytes >= PEND_MAX_BYTES)
+		return pend_flush(s, err);
 	return 0;
 }
 
@@ -193,7 +263,7 @@ static int put_value(airi_store *s, const airi_value *v, const airi_digest *d,
 	if ((rc = airi__canon_to_buf(v, b)))
 		return airi__err(err, rc, "cannot canonicalize: %s",
 				 airi_strerror(rc));
-	rc = s->ops->put_object(s->impl, d, b->p, b->n, err);
+	rc = put_bytes(s, d, b->p, b->n, err);
 	if (!rc)
 		known_add(s, d);
 	return rc;
@@ -210,7 +280,7 @@ static int put_built(airi_store *s,
 	b->n = 0;
 	if ((rc = build(m, b)))
 		return airi__err(err, rc, "out of memory");
-	rc = s->ops->put_object(s->impl, d, b->p, b->n, err);
+	rc = put_bytes(s, d, b->p, b->n, err);
 	if (!rc)
 		known_add(s, d);
 	return rc;
@@ -439,6 +509,9 @@ int airi_store_resolve(airi_store *s, const char *id, airi_digest *out,
 int airi_store_get_object(airi_store *s, const airi_digest *d, char **body,
 			  size_t *len, airi_error *err)
 {
+	int rc = pend_flush(s, err);
+	if (rc)
+		return rc;
 	return s->ops->get_object(s->impl, d, body, len, err);
 }
 
@@ -508,6 +581,8 @@ int airi_store_fetch(airi_store *s, const airi_digest *run,
 	char hex[AIRI_DIGEST_STRLEN];
 	airi_digest_format(run, hex);
 	airi__buf_init(&b);
+	if ((rc = pend_flush(s, err)))
+		return rc;
 	if ((rc = get_parsed(s, run, &rbody, &rn, &rdoc, err))) {
 		if (rc == AIRI_ENOTFOUND)
 			airi__err(err, rc, "no run %s in the store", hex);
@@ -750,8 +825,8 @@ static int fsck_run_logged(void *ctx, const airi_digest *d, int64_t ms)
 /*
  * The log: each entry must be canonical, name a stored run, and hash to
  * the stored leaf; each stored inner node must be the hash of its two
- * children; every stored checkpoint's root must be the tree's root at its
- * size (its signature is checked by whoever holds the verifier key).
+ * children; the newest stored checkpoint's root must be the tree's root at
+ * its size (its signature is checked by whoever holds the verifier key).
  */
 static int fsck_log(struct fsck_ctx *c, airi_error *err)
 {
@@ -829,7 +904,9 @@ int airi_store_fsck(airi_store *s, airi_problem_fn fn, void *ctx,
 		    size_t *objects, size_t *problems, airi_error *err)
 {
 	struct fsck_ctx c = {s, fn, ctx, 0, 0};
-	int rc = s->ops->each_object(s->impl, fsck_object, &c, err);
+	int rc = pend_flush(s, err);
+	if (!rc)
+		rc = s->ops->each_object(s->impl, fsck_object, &c, err);
 	if (!rc)
 		rc = s->ops->each_run(s->impl, fsck_run, &c, err);
 	if (!rc)

@@ -104,6 +104,15 @@ struct airi_store {
 		int valid;
 		unsigned char hash[AIRI_HASH_SIZE];
 	} frontier[64];
+	/* inside an explicit transaction, new objects wait here and are
+	 * written sorted by digest: random keys become sequential inserts
+	 * (see lib/store.c, "pending objects") */
+	struct pending_obj {
+		airi_digest d;
+		char *body;
+		size_t n;
+	} *pend;
+	size_t npend, pend_cap, pend_bytes;
 };
 
 /* Forgets the cached log state (at transaction boundaries). */

@@ -328,17 +328,25 @@ static int verify_fail(const struct args *a, const airi_error *err)
 {
 	if (cli_opt(a, "json")) {
 		/* canonical: message, ok, pointer, reason */
-		printf("{\"message\":\"");
-		for (const char *p = err->message; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				printf("\\%c", *p);
-			else if ((unsigned char)*p < 0x20)
-				printf("\\u%04x", *p);
-			else
-				putchar(*p);
+		airi__jw w;
+		airi__jw_init(&w);
+		airi__jw_obj(&w);
+		airi__jw_key(&w, "message");
+		airi__jw_str(&w, err->message);
+		airi__jw_key(&w, "ok");
+		airi__jw_bool(&w, 0);
+		airi__jw_key(&w, "pointer");
+		airi__jw_str(&w, err->has_pointer ? err->pointer : "");
+		airi__jw_key(&w, "reason");
+		airi__jw_str(&w, err->reason);
+		airi__jw_end_obj(&w);
+		size_t n;
+		char *j = airi__jw_finish(&w, &n);
+		if (j) {
+			cli_write(j, n);
+			putchar('\n');
+			free(j);
 		}
-		printf("\",\"ok\":false,\"pointer\":\"%s\",\"reason\":\"%s\"}\n",
-		       err->has_pointer ? err->pointer : "", err->reason);
 	}
 	cli_errorf("verify: %s", err->message);
 	return EXIT_DIFFERENT;
@@ -450,10 +458,15 @@ static int verify_consistency(struct args *a, airi_key *k)
 		status = verify_fail(a, &err);
 		goto done;
 	}
-	if (cli_opt(a, "json"))
-		printf("{\"ok\":true,\"origin\":\"%s\",\"size1\":%llu,\"size2\":%llu}\n",
-		       c1.origin, (unsigned long long)c1.size,
+	if (cli_opt(a, "json")) {
+		airi__buf o;
+		airi__buf_init(&o);
+		airi__canon_string(&o, c1.origin, strlen(c1.origin));
+		printf("{\"ok\":true,\"origin\":%s,\"size1\":%llu,\"size2\":%llu}\n",
+		       o.p ? o.p : "\"\"", (unsigned long long)c1.size,
 		       (unsigned long long)c2.size);
+		airi__buf_release(&o);
+	}
 	else
 		printf("consistent: %s grew from %llu to %llu entries without "
 		       "rewriting any\n",

@@ -1042,6 +1042,22 @@ static void test_key_malformed(void **state)
 	}
 }
 
+/* A wrong key ID: the message names the ID the key really has (computed
+ * before the key is freed: under ASan this was a heap-use-after-free). */
+static void test_key_wrong_id_message(void **state)
+{
+	(void)state;
+	airi_key *k = NULL;
+	airi_error err;
+	assert_int_equal(airi_key_parse("PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbz"
+					"hKqiBfsVkmqq/LDE4izWy10TW",
+					&k, &err),
+			 AIRI_EKEY);
+	assert_null(k);
+	if (!strstr(err.message, "c74f20a3"))
+		fail_msg("message does not name c74f20a3: %s", err.message);
+}
+
 /* The key ID is exactly 8 hex digits, as in Go's strconv.ParseUint(id,
  * 16, 32): no sign, no "0x", no blanks (strtoul would accept them). */
 static void test_key_id_strict(void **state)
@@ -1626,7 +1642,8 @@ static void test_bundle_roundtrip(void **state)
 	assert_true(airi_value_number(airi_value_get(r, "index")) == 0);
 	const airi_value *cp = airi_value_get(r, "checkpoint");
 	assert_true(airi_value_number(airi_value_get(cp, "size")) == 3);
-	assert_str(airi_value_get(cp, "origin"), "localhost/airi");
+	/* the origin defaults to the key's name */
+	assert_str(airi_value_get(cp, "origin"), "bundle.example");
 	assert_str(airi_value_get(cp, "key"), "bundle.example");
 	char *d = NULL;
 	assert_int_equal(airi_canon(airi_value_get(r, "disclosed"), &d, &n), 0);
@@ -1813,7 +1830,7 @@ static void test_bundle_tamper(void **state)
 		{"\"size\":3", "\"size\":4", "E-proof", NULL},
 		{"\\n3\\n", "\\n4\\n", "E-sig", NULL},
 		{EM_DASH, "-", "E-checkpoint", NULL},
-		{"localhost/airi\\n3", "\\n3", "E-checkpoint", NULL},
+		{"bundle.example\\n3", "\\n3", "E-checkpoint", NULL},
 		{"\"checkpoint\":\"", "\"checkpoint\":\"x", "E-sig", NULL},
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(*t); i++) {
@@ -2122,6 +2139,7 @@ int main(void)
 		cmocka_unit_test(test_key_go_vector),
 		cmocka_unit_test(test_key_generate),
 		cmocka_unit_test(test_key_malformed),
+		cmocka_unit_test(test_key_wrong_id_message),
 		cmocka_unit_test(test_key_id_strict),
 		cmocka_unit_test(test_checkpoint_sign_verify),
 		cmocka_unit_test(test_checkpoint_reasons),

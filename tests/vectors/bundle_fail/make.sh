@@ -154,9 +154,9 @@ edit withheld-trajectory-digest-changed w3.airi "$(change1 '"trajectory":{"diges
 
 # ---- the checkpoint -------------------------------------------------------
 cp other3.airi "$OUT/checkpoint-other-key.airi"
-edit checkpoint-size-changed $G 's/\(localhost\/airi\\n\)5\\n/\16\\n/; s/"size":5}/"size":6}/'
-edit checkpoint-root-changed $G "$(change1 'localhost/airi\\n5\\n' A B)"
-edit checkpoint-origin-changed $G 's/"checkpoint":"localhost\/airi/"checkpoint":"example.org\/airi/'
+edit checkpoint-size-changed $G 's/\(bundle.example\\n\)5\\n/\16\\n/; s/"size":5}/"size":6}/'
+edit checkpoint-root-changed $G "$(change1 'bundle.example\\n5\\n' A B)"
+edit checkpoint-origin-changed $G 's/"checkpoint":"bundle.example/"checkpoint":"example.org\/airi/'
 edit checkpoint-no-blank-line $G 's/\\n\\n/\\n/'
 edit checkpoint-ascii-dash $G 's/\xe2\x80\x94/-/'
 # one signature byte changed (the 40th base64 digit, well past the key ID)

@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# bench/proxy/run.sh - the `airi proxy` benchmark, in one run so the numbers
+# compare like with like (same machine, same minute, same upstream).
+#
+#   bench/proxy/run.sh [AIRI_BINARY]          (default: build/airi)
+#
+# Targets, all in front of one canned upstream (nginx `return 200` with a
+# fixed ~0.9 KB chat.completion whose id is unique per reply):
+#   direct  the upstream itself
+#   nginx   nginx proxy_pass to it (1 worker, upstream keep-alive)
+#   airi    airi proxy --upstream to it, fresh store on disk
+#   airi-shm  (latency only) the same with the store on tmpfs, to tell the
+#           proxy's own cost from the fsync of the group commit
+# Measures:
+#   1. saturation: wrk -t2 -c64 -d${SAT_SECS}s, POST of a ~1.1 KB chat request
+#   2. latency at a fixed rate: ratecli (bench/proxy/ratecli.c, open loop,
+#      no coordinated omission) at $RATE req/s for $RATE_SECS s after 1 s
+#      of warm-up; p50/p99 and the added p50/p99 over direct
+#   3. $STREAMS concurrent slow streams through airi: an SSE upstream
+#      (streams.js) sending one chunk a second for $STREAM_CHUNKS s, one
+#      connection per stream; all must complete and be recorded
+# and checks the stores (runs recorded = calls answered) and airi's RSS,
+# sampled every second with ps.
+#
+# Environment (defaults): SAT_SECS=10 RATE=2000 RATE_SECS=8 RATE_CONNS=64
+#   STREAMS=1000 STREAM_CHUNKS=20 BENCH_SKIP= (comma list: sat,rate,streams)
+# Needs wrk, nginx (Debian packages; installed with apt-get when missing),
+# node, cc, curl, python3. Stores, logs and results.md go to
+# bench/out/proxy/ (gitignored); nginx runs from a temp dir as the invoking
+# user (when that is root, its worker drops to nobody), never as a service.
+set -euo pipefail
+shopt -u patsub_replacement 2>/dev/null || true
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+AIRI=${1:-$ROOT/build/airi}
+[[ $AIRI == /* ]] || AIRI=$PWD/$AIRI
+if [[ ! -x $AIRI ]]; then
+	echo "run.sh: no airi binary at $AIRI (build first: cmake -S . -B build && cmake --build build)" >&2
+	exit 2
+fi
+SAT_SECS=${SAT_SECS:-10}
+RATE=${RATE:-2000}
+RATE_SECS=${RATE_SECS:-8}
+RATE_CONNS=${RATE_CONNS:-64}
+STREAMS=${STREAMS:-1000}
+STREAM_CHUNKS=${STREAM_CHUNKS:-20}
+SKIP=",${BENCH_SKIP:-},"
+OUT=$ROOT/bench/out/proxy
+BODY=$HERE/request.json
+T_BEGIN=$(date +%s)
+
+say() { printf '\n== %s\n' "$*"; }
+die() { echo "run.sh: $*" >&2; exit 1; }
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+kv() { sed -n "s/.*\b$1=\([^ ]*\).*/\1/p" <<<"$2" | head -1; } # kv KEY LINE
+
+# ---- tools ----------------------------------------------------------------------
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+if ((${#missing[@]})); then
+	echo "run.sh: ${missing[*]} missing: installing with apt-get install -y ${missing[*]}"
+	SUDO=; ((EUID == 0)) || SUDO=sudo
+	$SUDO apt-get install -y "${missing[@]}" >/dev/null ||
+		{ $SUDO apt-get update >/dev/null && $SUDO apt-get install -y "${missing[@]}" >/dev/null; } ||
+		die "cannot install ${missing[*]}"
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+for t in node curl python3; do command -v $t >/dev/null || die "needs $t"; done
+CC=${CC:-$(command -v cc || command -v gcc)} || die "needs a C compiler"
+# 1,000 streams need 2,000+ descriptors in airi, and as many in the client
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+(($(ulimit -n) >= 4 * STREAMS + 256)) || echo "run.sh: warning: ulimit -n is $(ulimit -n)"
+
+mkdir -p "$OUT"
+rm -f "$OUT"/*.db "$OUT"/*.db-wal "$OUT"/*.db-shm "$OUT"/*.log "$OUT"/*.rss
+WORK=$(mktemp -d /tmp/airi-proxy-bench.XXXXXX)
+SHM=$(mktemp -d /dev/shm/airi-proxy-bench.XXXXXX)
+chmod 755 "$WORK"
+mkdir "$WORK/tmp"
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$WORK" "$SHM"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+"$CC" -O2 -std=c11 -o "$WORK/ratecli" "$HERE/ratecli.c" || die "cannot build ratecli"
+read -r P_UP P_NGX P_AIRI P_AIRI2 P_SSE P_AIRI3 < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(6)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+
+# ---- the machine ----------------------------------------------------------------
+CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+say "machine"
+echo "cpu:      $CPU ($(nproc) cores online)"
+echo "kernel:   $(uname -r)"
+echo "airi:     $AIRI"
+echo "nginx:    $("$NGINX" -v 2>&1 | sed 's/.*: //')"
+echo "wrk:      $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+echo "node:     $(node --version)"
+echo "store:    $OUT ($(df -T "$OUT" | awk 'NR==2{print $2}'))"
+echo "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo "load:     $(load)  (1/5/15 min before the run; the load generator shares the cores)"
+LOAD0=$(load)
+
+# ---- processes ------------------------------------------------------------------
+USERLINE=
+((EUID == 0)) && USERLINE="user nobody nogroup;"
+fill() { # fill TEMPLATE OUTFILE PORT
+	local c r
+	c=$(<"$1")
+	r=$(<"$HERE/reply.json")
+	r=${r//REQUEST_ID/\$request_id}
+	c=${c//@REPLY@/$r}
+	c=${c//@DIR@/$WORK}
+	c=${c//@PORT@/$3}
+	c=${c//@UPPORT@/$P_UP}
+	c=${c//@USER@/$USERLINE}
+	printf '%s\n' "$c" >"$2"
+}
+wait_port() { # wait_port PORT PID
+	local i
+	for i in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		kill -0 "$2" 2>/dev/null || die "process $2 for port $1 exited"
+		sleep 0.05
+	done
+	die "nothing listening on $1"
+}
+start_nginx() { # start_nginx NAME TEMPLATE PORT
+	fill "$HERE/$2" "$WORK/$1.conf" "$3"
+	"$NGINX" -p "$WORK" -c "$WORK/$1.conf" -e "$WORK/$1-stderr.log" -g 'daemon off;' &
+	PIDS+=($!)
+	wait_port "$3" $!
+}
+AIRI_PID=
+start_airi() { # start_airi NAME PORT STORE UPSTREAM_PORT
+	"$AIRI" proxy --listen "127.0.0.1:$2" --upstream "http://127.0.0.1:$4" \
+		--store "$3" 2>"$OUT/$1.log" &
+	AIRI_PID=$!
+	PIDS+=($AIRI_PID)
+	wait_port "$2" $AIRI_PID
+}
+stop_airi() { # stop_airi: SIGTERM, wait for the clean exit
+	kill -TERM "$AIRI_PID"
+	local rc=0
+	wait "$AIRI_PID" || rc=$?
+	((rc == 0)) || echo "   !! airi proxy exited with status $rc"
+}
+SAMPLER=
+sample_rss() { # sample_rss PID FILE: ps -o rss every second, in the background
+	(while kill -0 "$1" 2>/dev/null; do ps -o rss= -p "$1" >>"$2" || true; sleep 1; done) &
+	SAMPLER=$!
+}
+stop_sampler() { kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; }
+peak() { sort -n "$1" | tail -1 | tr -d ' '; }
+first() { head -1 "$1" | tr -d ' '; }
+health() { curl -s "http://127.0.0.1:$1/airi/v1/health"; }
+drain() { # drain PORT: until airi has no call in flight
+	local i
+	for i in $(seq 200); do
+		[[ $(health "$1") == *'"inflight":0,'* ]] && return 0
+		sleep 0.05
+	done
+	echo "   !! airi still has calls in flight: $(health "$1")"
+}
+runs() { "$AIRI" log --store "$1" --json | grep -c '"run"' || true; }
+sanity() { # sanity NAME PORT: one call, must be 200 with a body (and airi's headers)
+	local h
+	h=$(curl -s -D - -o "$WORK/sanity.json" -H 'Content-Type: application/json' \
+		--data-binary @"$BODY" "http://127.0.0.1:$2/v1/chat/completions")
+	[[ $h == "HTTP/1.1 200"* ]] || die "$1: $h"
+	if [[ $1 == airi* ]]; then
+		[[ $h == *Airi-Run-Id:* ]] || die "$1: no Airi-Run-Id in $h"
+		grep -q '"airi":{"run":"sha256:' "$WORK/sanity.json" || die "$1: body not stamped"
+	fi
+}
+
+say "starting: upstream nginx :$P_UP, nginx proxy :$P_NGX, airi proxy :$P_AIRI"
+start_nginx upstream nginx-upstream.conf "$P_UP"
+start_nginx proxy nginx-proxy.conf "$P_NGX"
+start_airi airi-sat "$P_AIRI" "$OUT/sat.db" "$P_UP"
+sanity direct "$P_UP"
+sanity nginx "$P_NGX"
+sanity airi "$P_AIRI"
+echo "one call to each answered 200; airi's reply carries Airi-Run-Id and the airi member"
+
+declare -A R # results
+CHECKS=()
+check() { # check OK|FAIL TEXT
+	CHECKS+=("$1: $2")
+	echo "   $1: $2"
+}
+
+# ---- 1. saturation --------------------------------------------------------------
+if [[ $SKIP != *,sat,* ]]; then
+	say "1. saturation: wrk -t2 -c64 -d${SAT_SECS}s, POST ${BODY##*/} ($(stat -c %s "$BODY") B)"
+	for t in direct nginx airi; do
+		case $t in direct) p=$P_UP ;; nginx) p=$P_NGX ;; airi) p=$P_AIRI ;; esac
+		[[ $t == airi ]] && sample_rss "$AIRI_PID" "$OUT/sat.rss"
+		line=$(BODY_FILE=$BODY wrk -t2 -c64 -d"${SAT_SECS}s" -s "$HERE/post.lua" \
+			"http://127.0.0.1:$p/v1/chat/completions" | tee "$OUT/wrk-$t.log" | grep '^requests=')
+		[[ $t == airi ]] && stop_sampler
+		R[sat_$t]=$(kv rps "$line")
+		R[sat_${t}_p50]=$(kv p50_ms "$line")
+		R[sat_${t}_p99]=$(kv p99_ms "$line")
+		R[sat_${t}_ok]=$(kv ok2xx "$line")
+		R[sat_${t}_req]=$(kv requests "$line")
+		R[sat_${t}_err]=$(($(kv status_errors "$line") + $(kv socket_errors "$line")))
+		printf '   %-6s %8s req/s  p50 %s ms  p99 %s ms  (%s requests, %s 2xx, %s errors)\n' \
+			"$t" "${R[sat_$t]}" "${R[sat_${t}_p50]}" "${R[sat_${t}_p99]}" \
+			"${R[sat_${t}_req]}" "${R[sat_${t}_ok]}" "${R[sat_${t}_err]}"
+	done
+	R[sat_ratio]=$(python3 -c "print(f'{${R[sat_airi]}/${R[sat_nginx]}:.2f}')")
+	echo "   airi/nginx: ${R[sat_ratio]}"
+	drain "$P_AIRI"
+	h=$(health "$P_AIRI")
+	n=$(runs "$OUT/sat.db")
+	calls=$(sed 's/.*"calls":\([0-9]*\).*/\1/' <<<"$h")
+	rec=$(sed 's/.*"recorded":\([0-9]*\).*/\1/' <<<"$h")
+	R[sat_runs]=$n
+	R[sat_rss_peak]=$(peak "$OUT/sat.rss")
+	R[sat_rss_first]=$(first "$OUT/sat.rss")
+	echo "   airi health: $h"
+	echo "   store: $n runs; wrk counted ${R[sat_airi_ok]} 2xx (+1 sanity call); airi RSS ${R[sat_rss_first]} -> ${R[sat_rss_peak]} KiB (first -> peak sample)"
+	# wrk drops the calls in flight when its time is up without counting them;
+	# airi records those too, so the store may hold up to 64 more than wrk saw
+	extra=$((n - 1 - ${R[sat_airi_ok]}))
+	if ((n == calls && n == rec && extra >= 0 && extra <= 64 && ${R[sat_airi_err]} == 0)); then
+		check OK "saturation: every call recorded ($n runs = $calls calls = $rec recorded; $extra were in flight when wrk stopped)"
+	else
+		check FAIL "saturation: $n runs in the store, airi counted $calls calls / $rec recorded, wrk ${R[sat_airi_ok]} 2xx + 1 and ${R[sat_airi_err]} errors"
+	fi
+fi
+stop_airi
+
+# ---- 2. latency at a fixed rate ---------------------------------------------------
+if [[ $SKIP != *,rate,* ]]; then
+	say "2. latency at $RATE req/s for ${RATE_SECS}s (+1 s warm-up), $RATE_CONNS keep-alive connections, ratecli"
+	start_airi airi-rate "$P_AIRI2" "$OUT/rate.db" "$P_UP"
+	A_DISK=$AIRI_PID
+	start_airi airi-shm "$P_AIRI3" "$SHM/rate.db" "$P_UP"
+	A_SHM=$AIRI_PID
+	for t in direct nginx airi airi-shm; do
+		case $t in direct) p=$P_UP ;; nginx) p=$P_NGX ;; airi) p=$P_AIRI2 ;; airi-shm) p=$P_AIRI3 ;; esac
+		[[ $t == airi ]] && sample_rss "$A_DISK" "$OUT/rate.rss"
+		line=$("$WORK/ratecli" 127.0.0.1 "$p" /v1/chat/completions "$BODY" "$RATE" "$RATE_SECS" "$RATE_CONNS" 1 || true)
+		[[ $t == airi ]] && stop_sampler
+		echo "$line" >"$OUT/ratecli-$t.log"
+		for k in p50_ms p99_ms p999_ms max_ms ok2xx errors lost late rate sent; do
+			R[rate_${t}_$k]=$(kv $k "$line")
+		done
+		printf '   %-8s p50 %s ms  p99 %s ms  p99.9 %s ms  max %s ms  (%s sent, %s 2xx, %s errors, %s lost, %s waited >1 ms for a connection)\n' \
+			"$t" "${R[rate_${t}_p50_ms]}" "${R[rate_${t}_p99_ms]}" "${R[rate_${t}_p999_ms]}" "${R[rate_${t}_max_ms]}" \
+			"${R[rate_${t}_sent]}" "${R[rate_${t}_ok2xx]}" "${R[rate_${t}_errors]}" "${R[rate_${t}_lost]}" "${R[rate_${t}_late]}"
+	done
+	for t in nginx airi airi-shm; do
+		R[add_${t}_p50]=$(python3 -c "print(f'{${R[rate_${t}_p50_ms]}-${R[rate_direct_p50_ms]}:.3f}')")
+		R[add_${t}_p99]=$(python3 -c "print(f'{${R[rate_${t}_p99_ms]}-${R[rate_direct_p99_ms]}:.3f}')")
+		echo "   added over direct, $t: p50 ${R[add_${t}_p50]} ms, p99 ${R[add_${t}_p99]} ms"
+	done
+	for t in airi airi-shm; do
+		if [[ $t == airi ]]; then AIRI_PID=$A_DISK p=$P_AIRI2 db=$OUT/rate.db; else AIRI_PID=$A_SHM p=$P_AIRI3 db=$SHM/rate.db; fi
+		drain "$p"
+		stop_airi
+		n=$(runs "$db")
+		want=$((${R[rate_${t}_ok2xx]:-0} + 0))
+		if ((n == want && ${R[rate_${t}_errors]:-1} == 0 && ${R[rate_${t}_lost]:-1} == 0)); then
+			check OK "fixed rate ($t): store has exactly $n runs = $want 2xx replies"
+		else
+			check FAIL "fixed rate ($t): store has $n runs, ratecli counted $want 2xx, ${R[rate_${t}_errors]} errors, ${R[rate_${t}_lost]} lost"
+		fi
+	done
+	R[rate_rss_peak]=$(peak "$OUT/rate.rss")
+	R[rate_rss_first]=$(first "$OUT/rate.rss")
+	echo "   airi RSS at $RATE req/s: ${R[rate_rss_first]} -> ${R[rate_rss_peak]} KiB"
+fi
+
+# ---- 3. slow streams -------------------------------------------------------------
+if [[ $SKIP != *,streams,* ]]; then
+	say "3. $STREAMS concurrent streams through airi, one SSE chunk a second for ${STREAM_CHUNKS}s"
+	node "$HERE/streams.js" upstream "$P_SSE" "$STREAM_CHUNKS" 1000 >"$OUT/sse-upstream.log" 2>&1 &
+	PIDS+=($!)
+	wait_port "$P_SSE" $!
+	start_airi airi-streams "$P_AIRI" "$OUT/streams.db" "$P_SSE"
+	sleep 0.2
+	R[st_rss_idle]=$(ps -o rss= -p "$AIRI_PID" | tr -d ' ')
+	sample_rss "$AIRI_PID" "$OUT/streams.rss"
+	line=$(node "$HERE/streams.js" client "http://127.0.0.1:$P_AIRI/v1/chat/completions" \
+		"$STREAMS" "$STREAM_CHUNKS" "$BODY" $((STREAM_CHUNKS + 40)) || true)
+	echo "$line" >"$OUT/streams-client.log"
+	alive=yes
+	kill -0 "$AIRI_PID" 2>/dev/null || alive=no
+	[[ $alive == yes ]] && drain "$P_AIRI"
+	stop_sampler
+	R[st_rss_peak]=$(peak "$OUT/streams.rss")
+	R[st_rss_end]=$(tail -1 "$OUT/streams.rss" | tr -d ' ')
+	echo "   client: $line"
+	echo "   airi RSS: idle ${R[st_rss_idle]} KiB, peak ${R[st_rss_peak]} KiB, at the end ${R[st_rss_end]} KiB ($(wc -l <"$OUT/streams.rss") samples, $OUT/streams.rss)"
+	echo "   airi health: $( [[ $alive == yes ]] && health "$P_AIRI" || echo 'airi is gone')"
+	[[ $alive == yes ]] && stop_airi || echo "   !! airi proxy died: $(tail -3 "$OUT/airi-streams.log")"
+	n=$(runs "$OUT/streams.db")
+	ok=$(sed -n 's/.*"ok":\([0-9]*\).*/\1/p' <<<"$line")
+	dr=$(sed -n 's/.*"distinct_runs":\([0-9]*\).*/\1/p' <<<"$line")
+	R[st_ok]=${ok:-0}
+	R[st_runs]=$n
+	R[st_all_ms]=$(sed -n 's/.*"all_headers_ms":\([0-9a-z]*\).*/\1/p' <<<"$line")
+	R[st_slowest]=$(sed -n 's/.*"slowest_ms":\([0-9]*\).*/\1/p' <<<"$line")
+	if ((${R[st_ok]} == STREAMS && n == STREAMS && ${dr:-0} == STREAMS)); then
+		check OK "streams: all $STREAMS complete with identity and [DONE]; store has $n runs"
+	else
+		check FAIL "streams: ${R[st_ok]} of $STREAMS complete, store has $n runs, ${dr:-0} distinct run ids in replies"
+	fi
+fi
+
+# ---- summary ---------------------------------------------------------------------
+say "results (markdown, also in $OUT/results.md)"
+{
+	echo "Machine: $CPU, $(nproc) cores; load before $LOAD0, after $(load). $(date -u +%Y-%m-%d)."
+	echo
+	if [[ $SKIP != *,sat,* ]]; then
+		echo "| saturation (wrk -t2 -c64 -d${SAT_SECS}s) | req/s | p50 ms | p99 ms |"
+		echo "|---|---:|---:|---:|"
+		for t in direct nginx airi; do
+			echo "| $t | ${R[sat_$t]} | ${R[sat_${t}_p50]} | ${R[sat_${t}_p99]} |"
+		done
+		echo "| **airi / nginx** | **${R[sat_ratio]}** | | |"
+		echo
+	fi
+	if [[ $SKIP != *,rate,* ]]; then
+		echo "| $RATE req/s, ${RATE_SECS} s | p50 ms | p99 ms | p99.9 ms | max ms | added p50 ms | added p99 ms |"
+		echo "|---|---:|---:|---:|---:|---:|---:|"
+		echo "| direct | ${R[rate_direct_p50_ms]} | ${R[rate_direct_p99_ms]} | ${R[rate_direct_p999_ms]} | ${R[rate_direct_max_ms]} | | |"
+		for t in nginx airi airi-shm; do
+			echo "| $t | ${R[rate_${t}_p50_ms]} | ${R[rate_${t}_p99_ms]} | ${R[rate_${t}_p999_ms]} | ${R[rate_${t}_max_ms]} | ${R[add_${t}_p50]} | ${R[add_${t}_p99]} |"
+		done
+		echo
+	fi
+	echo "| airi RSS (ps, KiB) | first sample | peak |"
+	echo "|---|---:|---:|"
+	[[ $SKIP != *,sat,* ]] && echo "| saturation | ${R[sat_rss_first]} | ${R[sat_rss_peak]} |"
+	[[ $SKIP != *,rate,* ]] && echo "| $RATE req/s | ${R[rate_rss_first]} | ${R[rate_rss_peak]} |"
+	[[ $SKIP != *,streams,* ]] && echo "| $STREAMS streams x ${STREAM_CHUNKS} s | ${R[st_rss_idle]} (idle) | ${R[st_rss_peak]} |"
+	echo
+	[[ $SKIP != *,streams,* ]] && echo "Streams: ${R[st_ok]}/$STREAMS complete, ${R[st_runs]} runs recorded, all response headers after ${R[st_all_ms]} ms, slowest stream ${R[st_slowest]} ms." && echo
+	echo "Checks:"
+	for c in "${CHECKS[@]}"; do echo "- $c"; done
+	echo
+	echo "Run time: $(($(date +%s) - T_BEGIN)) s."
+} | tee "$OUT/results.md"
+for c in "${CHECKS[@]}"; do [[ $c == OK:* ]] || exit 1; done
