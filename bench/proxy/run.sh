@@ -90,6 +90,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 "$CC" -O2 -std=c11 -o "$WORK/ratecli" "$HERE/ratecli.c" || die "cannot build ratecli"
+# a private copy, so that a rebuild during the run cannot change the binary
+cp "$AIRI" "$WORK/airi"
+AIRI_SRC=$AIRI
+AIRI=$WORK/airi
 read -r P_UP P_NGX P_AIRI P_AIRI2 P_SSE P_AIRI3 < <(python3 -c '
 import socket
 s = [socket.socket() for _ in range(6)]
@@ -101,7 +105,7 @@ CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 say "machine"
 echo "cpu:      $CPU ($(nproc) cores online)"
 echo "kernel:   $(uname -r)"
-echo "airi:     $AIRI"
+echo "airi:     $AIRI_SRC ($(stat -c %y "$AIRI_SRC" | cut -d. -f1))"
 echo "nginx:    $("$NGINX" -v 2>&1 | sed 's/.*: //')"
 echo "wrk:      $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "node:     $(node --version)"
@@ -161,6 +165,12 @@ sample_rss() { # sample_rss PID FILE: ps -o rss every second, in the background
 }
 stop_sampler() { kill "$SAMPLER" 2>/dev/null || true; wait "$SAMPLER" 2>/dev/null || true; }
 peak() { sort -n "$1" | tail -1 | tr -d ' '; }
+half() { sed -n "$((($(wc -l <"$1") + 1) / 2))p" "$1" | tr -d ' '; } # the middle sample
+flat() { # flat FILE: OK when the last sample is within 10% of the middle one
+	local h l
+	h=$(half "$1") l=$(tail -1 "$1" | tr -d ' ')
+	((l * 10 <= h * 11)) && echo OK || echo FAIL
+}
 first() { head -1 "$1" | tr -d ' '; }
 health() { curl -s "http://127.0.0.1:$1/airi/v1/health"; }
 drain() { # drain PORT: until airi has no call in flight
@@ -229,6 +239,7 @@ if [[ $SKIP != *,sat,* ]]; then
 	R[sat_rss_peak]=$(peak "$OUT/sat.rss")
 	R[sat_rss_first]=$(first "$OUT/sat.rss")
 	echo "   airi health: $h"
+	check "$(flat "$OUT/sat.rss")" "saturation: airi RSS bounded: $(half "$OUT/sat.rss") KiB at half time, $(tail -1 "$OUT/sat.rss" | tr -d ' ') KiB at the end ($(tr '\n' ' ' <"$OUT/sat.rss"))"
 	echo "   store: $n runs; wrk counted ${R[sat_airi_ok]} 2xx (+1 sanity call); airi RSS ${R[sat_rss_first]} -> ${R[sat_rss_peak]} KiB (first -> peak sample)"
 	# wrk drops the calls in flight when its time is up without counting them;
 	# airi records those too, so the store may hold up to 64 more than wrk saw
@@ -257,7 +268,7 @@ if [[ $SKIP != *,rate,* ]]; then
 		for k in p50_ms p99_ms p999_ms max_ms ok2xx errors lost late rate sent; do
 			R[rate_${t}_$k]=$(kv $k "$line")
 		done
-		printf '   %-8s p50 %s ms  p99 %s ms  p99.9 %s ms  max %s ms  (%s sent, %s 2xx, %s errors, %s lost, %s waited >1 ms for a connection)\n' \
+		printf '   %-8s p50 %s ms  p99 %s ms  p99.9 %s ms  max %s ms  (%s sent, %s 2xx, %s errors, %s lost, %s sent >1 ms late)\n' \
 			"$t" "${R[rate_${t}_p50_ms]}" "${R[rate_${t}_p99_ms]}" "${R[rate_${t}_p999_ms]}" "${R[rate_${t}_max_ms]}" \
 			"${R[rate_${t}_sent]}" "${R[rate_${t}_ok2xx]}" "${R[rate_${t}_errors]}" "${R[rate_${t}_lost]}" "${R[rate_${t}_late]}"
 	done
@@ -278,6 +289,7 @@ if [[ $SKIP != *,rate,* ]]; then
 			check FAIL "fixed rate ($t): store has $n runs, ratecli counted $want 2xx, ${R[rate_${t}_errors]} errors, ${R[rate_${t}_lost]} lost"
 		fi
 	done
+	check "$(flat "$OUT/rate.rss")" "fixed rate: airi RSS bounded: $(half "$OUT/rate.rss") KiB at half time, $(tail -1 "$OUT/rate.rss" | tr -d ' ') KiB at the end"
 	R[rate_rss_peak]=$(peak "$OUT/rate.rss")
 	R[rate_rss_first]=$(first "$OUT/rate.rss")
 	echo "   airi RSS at $RATE req/s: ${R[rate_rss_first]} -> ${R[rate_rss_peak]} KiB"
@@ -302,6 +314,8 @@ if [[ $SKIP != *,streams,* ]]; then
 	stop_sampler
 	R[st_rss_peak]=$(peak "$OUT/streams.rss")
 	R[st_rss_end]=$(tail -1 "$OUT/streams.rss" | tr -d ' ')
+	R[st_per]=$(((${R[st_rss_peak]:-0} - ${R[st_rss_idle]:-0}) / STREAMS))
+	check "$(flat "$OUT/streams.rss")" "streams: airi RSS bounded: $(half "$OUT/streams.rss") KiB at half time, ${R[st_rss_end]} KiB at the end (peak ${R[st_rss_peak]}, about ${R[st_per]} KiB a stream)"
 	echo "   client: $line"
 	echo "   airi RSS: idle ${R[st_rss_idle]} KiB, peak ${R[st_rss_peak]} KiB, at the end ${R[st_rss_end]} KiB ($(wc -l <"$OUT/streams.rss") samples, $OUT/streams.rss)"
 	echo "   airi health: $( [[ $alive == yes ]] && health "$P_AIRI" || echo 'airi is gone')"
@@ -350,6 +364,22 @@ say "results (markdown, also in $OUT/results.md)"
 	[[ $SKIP != *,streams,* ]] && echo "| $STREAMS streams x ${STREAM_CHUNKS} s | ${R[st_rss_idle]} (idle) | ${R[st_rss_peak]} |"
 	echo
 	[[ $SKIP != *,streams,* ]] && echo "Streams: ${R[st_ok]}/$STREAMS complete, ${R[st_runs]} runs recorded, all response headers after ${R[st_all_ms]} ms, slowest stream ${R[st_slowest]} ms." && echo
+	echo "Goals:"
+	if [[ $SKIP != *,rate,* ]]; then
+		for t in airi airi-shm; do
+			g=no; python3 -c "import sys; sys.exit(0 if ${R[add_${t}_p99]} <= 0.3 else 1)" && g=yes
+			echo "- added p99 <= 0.3 ms at $RATE req/s ($t): ${R[add_${t}_p99]} ms -> met: $g"
+		done
+	fi
+	if [[ $SKIP != *,sat,* ]]; then
+		g=no; python3 -c "import sys; sys.exit(0 if ${R[sat_ratio]} >= 0.8 else 1)" && g=yes
+		echo "- saturation >= 0.8x nginx: ${R[sat_ratio]}x -> met: $g"
+	fi
+	if [[ $SKIP != *,streams,* ]]; then
+		g=no; [[ ${R[st_ok]} == "$STREAMS" && ${R[st_runs]} == "$STREAMS" && $(flat "$OUT/streams.rss") == OK ]] && g=yes
+		echo "- $STREAMS slow streams, all complete and recorded, RSS flat: peak ${R[st_rss_peak]} KiB (~${R[st_per]} KiB a stream) -> met: $g"
+	fi
+	echo
 	echo "Checks:"
 	for c in "${CHECKS[@]}"; do echo "- $c"; done
 	echo

@@ -79,6 +79,7 @@ static const struct opt proxy_opts[] = {
 	{"key", 1, "signing key file (checkpoints are signed after each commit)"},
 	{"no-stamp", 0, "do not add the airi member to response bodies (headers only)"},
 	{"max-body", 1, "largest request body accepted, bytes (default 33554432)"},
+	{"group-idle", 1, "seconds without calls before an agent run is sealed (default 60)"},
 	{"connect-timeout", 1, "seconds to connect to the upstream (default 10)"},
 	{"idle-timeout", 1, "seconds without upstream data before giving up (default 300)"},
 	{0}};
@@ -148,8 +149,9 @@ const struct cmd cli_commands[] = {
 	 "Print the consistency proof between two sizes of the log (JSON).",
 	 NULL},
 	{"proxy", cmd_proxy, proxy_opts,
-	 "airi proxy --upstream URL [--listen HOST:PORT] [--store PATH] "
-	 "[--no-stamp]",
+	 "airi proxy (--upstream URL | --config FILE) [--listen HOST:PORT] "
+	 "[--store PATH] [--key PATH] [--no-stamp] [--max-body N] "
+	 "[--connect-timeout S] [--idle-timeout S] [--group-idle S]",
 	 "Record every model call that passes through, and hand its identity "
 	 "back with the response.",
 	 "Captured: POST /v1/chat/completions, /v1/completions, /v1/responses,\n"

@@ -139,12 +139,32 @@ static const char *provider_of(const struct capture *c)
 						     : "openai-compatible";
 }
 
-/* Members of the request that are not params, per API. */
-static const char *const not_params_openai[] = {
+/* Members of the request that are not params, per API: they go to model,
+ * system, input, tools, or (transport and bookkeeping) meta. */
+static const char *const not_params_chat[] = {
 	"model", "messages", "tools", "functions", "stream", "stream_options",
-	"user", "metadata", "store", "prompt", "input", "instructions", NULL};
+	"user", "metadata", "store", NULL};
+static const char *const not_params_completions[] = {
+	"model", "prompt", "stream", "stream_options", "user", "metadata",
+	"store", NULL};
+static const char *const not_params_responses[] = {
+	"model", "input", "instructions", "tools", "stream", "user",
+	"metadata", "store", NULL};
+static const char *const not_params_embeddings[] = {"model", "input", "user",
+						    NULL};
 static const char *const not_params_anthropic[] = {
 	"model", "messages", "system", "tools", "stream", "metadata", NULL};
+
+static const char *const *not_params(enum api api)
+{
+	switch (api) {
+	case API_CHAT: return not_params_chat;
+	case API_COMPLETIONS: return not_params_completions;
+	case API_RESPONSES: return not_params_responses;
+	case API_EMBEDDINGS: return not_params_embeddings;
+	default: return not_params_anthropic;
+	}
+}
 
 static void section_model(struct w *w, const struct capture *c,
 			  const airi_value *req, const airi_value *resp)
@@ -169,8 +189,7 @@ static void section_model(struct w *w, const struct capture *c,
 static void section_params(struct w *w, const struct capture *c,
 			   const airi_value *req)
 {
-	const char *const *skip = c->api == API_MESSAGES ? not_params_anthropic
-							 : not_params_openai;
+	const char *const *skip = not_params(c->api);
 	w_key(w, "params");
 	w_open(w, '{');
 	for (size_t i = 0; i < airi_value_count(req); i++) {
@@ -267,10 +286,12 @@ static void sections_messages(struct w *w, const struct capture *c,
 	w_close(w, '}');
 }
 
-static void section_tools(struct w *w, const airi_value *req)
+static void section_tools(struct w *w, const struct capture *c,
+			  const airi_value *req)
 {
 	const airi_value *t = airi_value_get(req, "tools");
-	const airi_value *f = airi_value_get(req, "functions");
+	const airi_value *f = c->api == API_CHAT ? airi_value_get(req, "functions")
+						 : NULL;
 	if (!t && !f)
 		return;
 	w_key(w, "tools");
@@ -335,9 +356,14 @@ static void section_meta(struct w *w, const struct capture *c,
 			 const airi_value *req, const airi_value *resp,
 			 int req_ok, int resp_ok)
 {
+	const char *const *np = not_params(c->api);
+	static const char *const bookkeeping[] = {"stream_options", "user",
+						  "metadata", "store"};
 	w_key(w, "meta");
 	w_open(w, '{');
-	w_kstr(w, "endpoint", c->endpoint);
+	/* the path only: a query string may carry credentials */
+	w_key(w, "endpoint");
+	airi__canon_string(&w->b, c->endpoint, strcspn(c->endpoint, "?"));
 	w_ktime(w, "start", c->t_start);
 	w_ktime(w, "first_byte", c->t_first);
 	w_ktime(w, "end", c->t_end);
@@ -352,12 +378,11 @@ static void section_meta(struct w *w, const struct capture *c,
 	const airi_value *id = airi_value_get(resp, "id");
 	if (airi_value_type(id) == AIRI_STRING)
 		w_kvalue(w, "response_id", id);
-	if (airi_value_get(req, "stream_options"))
-		w_kvalue(w, "stream_options", airi_value_get(req, "stream_options"));
-	if (airi_value_get(req, "user"))
-		w_kvalue(w, "user", airi_value_get(req, "user"));
-	if (airi_value_get(req, "metadata"))
-		w_kvalue(w, "metadata", airi_value_get(req, "metadata"));
+	for (size_t i = 0; i < 4; i++) {
+		const char *k = bookkeeping[i];
+		if (key_is(k, strlen(k), np) && airi_value_get(req, k))
+			w_kvalue(w, k, airi_value_get(req, k));
+	}
 	if (c->user_agent)
 		w_kstr(w, "user_agent", c->user_agent);
 	if (!req_ok || !resp_ok) {
@@ -394,7 +419,7 @@ char *proxy_manifest(const struct capture *c, size_t *len)
 	if (req) {
 		section_params(&w, c, req);
 		sections_messages(&w, c, req);
-		section_tools(&w, req);
+		section_tools(&w, c, req);
 	} else {
 		/* what we can say about a request we could not parse */
 		w_key(&w, "request");
@@ -408,7 +433,7 @@ char *proxy_manifest(const struct capture *c, size_t *len)
 	section_environment(&w, c);
 	w_close(&w, '}');
 	section_output(&w, c, resp_ok ? resp : NULL);
-	section_meta(&w, c, req, resp, req_ok,
+	section_meta(&w, c, req, resp, req != NULL,
 		     resp_ok || !c->resp_len);
 	w_close(&w, '}');
 	airi_json_free(rq);

@@ -74,7 +74,10 @@ struct writer_job {
 	int rc;
 	char error[256];
 	airi_digest run, conditions;
-	void *call; /* opaque for the server */
+	void *call;  /* opaque for the server */
+	void *reply; /* a request waiting for this job's identity (seal) */
+	char group[136]; /* the agent run the call belongs to, or "" */
+	int seal_after;  /* Airi-Seal: true on the call */
 	struct writer_job *next;
 };
 struct event_base;
@@ -84,5 +87,20 @@ struct writer *writer_start(airi_store *s, struct event_base *base,
 void writer_submit(struct writer *w, struct writer_job *job);
 /* Finishes every submitted job and stops the thread. */
 void writer_stop(struct writer *w);
+
+/* Agent runs (group.c). */
+struct groups;
+void group_key(const char *traceparent, const char *airi_trace, char out[136]);
+struct groups *groups_new(struct event_base *base, int idle_s,
+			  void (*submit)(char *manifest, size_t len, void *reply,
+					 void *ctx),
+			  void *ctx);
+void groups_add_call(struct groups *gs, const char *key, const char *manifest,
+		     size_t len, const airi_digest *run,
+		     const airi_digest *conditions, int seal_now);
+/* -1 when there is no open group with that key */
+int groups_seal(struct groups *gs, const char *key, void *reply);
+void groups_seal_all(struct groups *gs, const char *why);
+void groups_free(struct groups *gs);
 
 #endif

@@ -26,6 +26,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -34,6 +35,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #define CAPTURE_MAX ((size_t)64 << 20) /* bytes of a response kept */
@@ -56,6 +58,8 @@ struct proxy {
 	CURLM *multi;
 	struct event *timer;
 	struct writer *writer;
+	struct groups *groups;
+	int group_idle;
 	airi_store *reader; /* lookups from the loop thread */
 	char *upstream;
 	int stamp;
@@ -87,12 +91,15 @@ struct call {
 	int headers_done, started, streaming, client_gone, finished;
 	int conn_closed; /* the connection is gone (and its close callback) */
 	int replied;     /* the reply to the client is complete */
+	struct event *probe; /* notices a client that left before any reply */
 	int held_done; /* a "data: [DONE]" event is being held back */
 	struct assembler *as;
 	char run_key[40];
 	char errbuf[CURL_ERROR_SIZE];
 	const char *ended;
 	int attempt;
+	char group[136];
+	int seal_after;
 	int64_t t_start, t_first, t_end;
 	char *request_id, *api_version, *user_agent;
 };
@@ -108,6 +115,8 @@ static void call_free(struct call *c)
 {
 	if (!c)
 		return;
+	if (c->probe)
+		event_free(c->probe);
 	/* keep-alive connections outlive calls: unhook from this one */
 	if (c->conn && !c->conn_closed)
 		evhttp_connection_set_closecb(c->conn, NULL, NULL);
@@ -254,6 +263,8 @@ static void submit(struct call *c)
 	j->manifest = proxy_manifest(&cap, &j->len);
 	free(assembled);
 	snprintf(j->run_key, sizeof(j->run_key), "%s", c->run_key);
+	snprintf(j->group, sizeof(j->group), "%s", c->group);
+	j->seal_after = c->seal_after;
 	j->call = c;
 	writer_submit(c->px->writer, j);
 }
@@ -267,9 +278,29 @@ static void job_done(struct writer_job *j, void *ctx)
 	if (j->rc) {
 		px->failed++;
 		fprintf(stderr, "airi proxy: could not record %s: %s\n",
-			c ? c->path : "a call", j->error);
+			c ? c->path : "a grouped run", j->error);
 	} else {
 		px->recorded++;
+		if (c && j->group[0])
+			groups_add_call(px->groups, j->group, j->manifest, j->len,
+					&j->run, &j->conditions, j->seal_after);
+	}
+	if (j->reply) { /* an explicit seal waits for the grouped run */
+		char run[AIRI_DIGEST_STRLEN], cond[AIRI_DIGEST_STRLEN];
+		struct evbuffer *b = evbuffer_new();
+		if (j->rc) {
+			send_api_error(j->reply, API_CHAT, 500, "airi_store_error",
+				       j->error);
+		} else {
+			airi_digest_format(&j->run, run);
+			airi_digest_format(&j->conditions, cond);
+			evbuffer_add_printf(b, "{\"conditions\":\"%s\",\"run\":\"%s\"}",
+					    cond, run);
+			evhttp_add_header(evhttp_request_get_output_headers(j->reply),
+					  "Content-Type", "application/json");
+			evhttp_send_reply(j->reply, 200, "OK", b);
+		}
+		evbuffer_free(b);
 	}
 	if (c)
 		finish_reply(c, j);
@@ -399,6 +430,17 @@ static void finish_reply(struct call *c, struct writer_job *j)
 		call_free(c);
 		return;
 	}
+	if (c->ended && strcmp(c->ended, "complete")) {
+		/* a plain response that broke off (or was too large to hold):
+		 * never pass on a truncated body as if it were whole */
+		char msg[CURL_ERROR_SIZE + 64];
+		snprintf(msg, sizeof(msg), "upstream response incomplete: %s",
+			 c->errbuf[0] ? c->errbuf : c->ended);
+		send_api_error(c->req, c->api, 502, "airi_upstream_error", msg);
+		c->replied = 1;
+		call_free(c);
+		return;
+	}
 	struct evkeyvalq *out = evhttp_request_get_output_headers(c->req);
 	copy_headers(c);
 	if (run[0]) {
@@ -500,12 +542,14 @@ static void start_stream(struct call *c)
 {
 	struct evkeyvalq *out = evhttp_request_get_output_headers(c->req);
 	copy_headers(c);
-	unsigned char r[12];
-	char hex[25];
-	RAND_bytes(r, sizeof(r));
-	airi__hex(r, sizeof(r), hex);
-	snprintf(c->run_key, sizeof(c->run_key), "rk_%s", hex);
-	evhttp_add_header(out, "Airi-Run-Key", c->run_key);
+	if (c->api != API_NONE) { /* only recorded calls get a handle */
+		unsigned char r[12];
+		char hex[25];
+		RAND_bytes(r, sizeof(r));
+		airi__hex(r, sizeof(r), hex);
+		snprintf(c->run_key, sizeof(c->run_key), "rk_%s", hex);
+		evhttp_add_header(out, "Airi-Run-Key", c->run_key);
+	}
 	evhttp_send_reply_start(c->req, c->status, reason(c->status));
 	c->started = 1;
 }
@@ -578,6 +622,9 @@ static void transfer_done(struct call *c, CURLcode res)
 		rid = resp_header(c, "request-id");
 	if (rid && !c->request_id)
 		c->request_id = strdup(rid);
+	const char *ov = resp_header(c, "openai-version");
+	if (ov && !c->api_version)
+		c->api_version = strdup(ov);
 	c->finished = 1;
 	if (c->easy) {
 		curl_multi_remove_handle(c->px->multi, c->easy);
@@ -705,6 +752,52 @@ static void on_client_close(struct evhttp_connection *conn, void *arg)
 		/* stop the upstream transfer; record what was received */
 		transfer_done(c, CURLE_ABORTED_BY_CALLBACK);
 	}
+}
+
+/* the writer callback of group.c: record a sealed agent run */
+static void submit_group(char *manifest, size_t len, void *reply, void *ctx)
+{
+	struct proxy *px = ctx;
+	struct writer_job *j = calloc(1, sizeof(*j));
+	if (!j) {
+		free(manifest);
+		return;
+	}
+	j->manifest = manifest;
+	j->len = len;
+	j->reply = reply;
+	writer_submit(px->writer, j);
+}
+
+/*
+ * While a call waits for its upstream, libevent does not read from the
+ * client connection, so a client that hangs up goes unnoticed until a
+ * reply is attempted. A once-a-second peek finds it: EOF means gone, and
+ * then the upstream transfer is stopped and the call recorded as such.
+ */
+static void on_probe(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+	(void)fd;
+	(void)what;
+	if (c->finished || c->client_gone || c->started)
+		return;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
+	evutil_socket_t s = bev ? bufferevent_getfd(bev) : -1;
+	char byte;
+	ssize_t r = s >= 0 ? recv(s, &byte, 1, MSG_PEEK | MSG_DONTWAIT) : 1;
+	if (r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		       errno != EINTR)) {
+		c->client_gone = 1;
+		c->replied = 1;
+		evhttp_connection_set_closecb(c->conn, NULL, NULL);
+		c->conn_closed = 1;
+		evhttp_connection_free(c->conn); /* frees the request too */
+		transfer_done(c, CURLE_ABORTED_BY_CALLBACK);
+		return;
+	}
+	struct timeval tv = {1, 0};
+	evtimer_add(c->probe, &tv);
 }
 
 static void lookup(struct proxy *px, struct evhttp_request *req,
@@ -906,6 +999,22 @@ static void on_request(struct evhttp_request *req, void *arg)
 		lookup(px, req, uri + 14);
 		return;
 	}
+	if (!strcmp(method, "POST") && !strncmp(uri, "/airi/v1/groups/", 16)) {
+		char key[136];
+		const char *k = uri + 16, *slash = strchr(k, '/');
+		if (!slash || strcmp(slash, "/seal") ||
+		    (size_t)(slash - k) >= sizeof(key)) {
+			send_api_error(req, API_CHAT, 404, "airi_not_found",
+				       "POST /airi/v1/groups/KEY/seal");
+			return;
+		}
+		memcpy(key, k, (size_t)(slash - k));
+		key[slash - k] = 0;
+		if (groups_seal(px->groups, key, req))
+			send_api_error(req, API_CHAT, 404, "airi_not_found",
+				       "no open agent run with that key");
+		return; /* replied when the grouped run is committed */
+	}
 	if (!strcmp(method, "GET") && !strcmp(uri, "/airi/v1/health")) {
 		struct evbuffer *b = evbuffer_new();
 		evbuffer_add_printf(b,
@@ -914,6 +1023,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 				    (unsigned long long)px->calls,
 				    (unsigned long long)px->failed, px->inflight,
 				    (unsigned long long)px->recorded);
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Content-Type", "application/json");
 		evhttp_send_reply(req, 200, "OK", b);
 		evbuffer_free(b);
 		return;
@@ -971,7 +1082,17 @@ static void on_request(struct evhttp_request *req, void *arg)
 	/* headers: forward all but hop-by-hop ones */
 	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	c->attempt = 1;
+	if (c->api != API_NONE) {
+		group_key(evhttp_find_header(h, "traceparent"),
+			  evhttp_find_header(h, "airi-trace"), c->group);
+		const char *sealh = evhttp_find_header(h, "airi-seal");
+		c->seal_after = sealh && (!strcasecmp(sealh, "true") ||
+					  !strcmp(sealh, "1"));
+	}
 	for (struct evkeyval *kv = h->tqh_first; kv; kv = kv->next.tqe_next) {
+		if (!strcasecmp(kv->key, "airi-trace") ||
+		    !strcasecmp(kv->key, "airi-seal"))
+			continue; /* ours, not the upstream's */
 		if (hop_by_hop(kv->key))
 			continue;
 		if (!strcasecmp(kv->key, "x-stainless-retry-count"))
@@ -1018,6 +1139,11 @@ static void on_request(struct evhttp_request *req, void *arg)
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
 	c->conn = evhttp_request_get_connection(req);
 	evhttp_connection_set_closecb(c->conn, on_client_close, c);
+	c->probe = evtimer_new(px->base, on_probe, c);
+	if (c->probe) {
+		struct timeval tv = {1, 0};
+		evtimer_add(c->probe, &tv);
+	}
 	curl_multi_add_handle(px->multi, e);
 }
 
@@ -1090,6 +1216,26 @@ int cmd_proxy(struct args *a)
 	}
 	px.upstream = strdup(px.routes[px.nroutes - 1].upstream);
 	px.stamp = !cli_opt(a, "no-stamp");
+	{
+		static const char *const names[] = {"max-body", "connect-timeout",
+						    "idle-timeout", "group-idle"};
+		for (int i = 0; i < 4; i++) {
+			const char *v = cli_val(a, names[i]);
+			char *end;
+			if (!v)
+				continue;
+			errno = 0;
+			unsigned long long x = strtoull(v, &end, 10);
+			if (!*v || *end || *v == '-' || errno || x == 0 ||
+			    x > (1ull << 40)) {
+				cli_errorf("proxy: --%s needs a positive number, "
+					   "not \"%s\"",
+					   names[i], v);
+				status = EXIT_USAGE;
+				goto routes_fail;
+			}
+		}
+	}
 	px.max_body = cli_val(a, "max-body") ? strtoull(cli_val(a, "max-body"), NULL, 10)
 					     : (size_t)32 << 20;
 	px.connect_timeout = cli_val(a, "connect-timeout")
@@ -1141,7 +1287,12 @@ int cmd_proxy(struct args *a)
 					   EVHTTP_REQ_DELETE |
 					   EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(px.http, on_request, &px);
+	px.group_idle = cli_val(a, "group-idle") ? atoi(cli_val(a, "group-idle"))
+						  : 60;
+	if (px.group_idle <= 0)
+		px.group_idle = 60;
 	px.writer = writer_start(ws, px.base, job_done, &px, signer);
+	px.groups = groups_new(px.base, px.group_idle, submit_group, &px);
 	px.sock = evhttp_bind_socket_with_handle(px.http, host, (ev_uint16_t)port);
 	if (!px.sock || !px.writer) {
 		cli_errorf("proxy: cannot listen on %s: %s", listen,
@@ -1167,7 +1318,11 @@ int cmd_proxy(struct args *a)
 			(unsigned long long)px.recorded,
 			(unsigned long long)px.failed);
 	}
+	/* open agent runs are sealed at shutdown, then the writer drains */
+	if (px.writer)
+		groups_seal_all(px.groups, "shutdown");
 	writer_stop(px.writer);
+	groups_free(px.groups);
 	if (px.sigterm)
 		event_free(px.sigterm);
 	if (px.sigint)

@@ -1,0 +1,371 @@
+/*
+ * group.c - agent runs: calls that carry the same W3C traceparent trace-id
+ * (or, without one, the same Airi-Trace header) belong to one agent run.
+ * Each model call is recorded as its own run as usual; the group collects
+ * them into a trajectory - a model_call step per call (its run and
+ * conditions IDs) and, between calls, a tool_call step for every tool the
+ * model asked for whose result came back in the next request (arguments
+ * from one response, result from the next request). When the group is
+ * sealed (POST /airi/v1/groups/KEY/seal, an Airi-Seal: true header on a
+ * call, --group-idle seconds without calls, or shutdown) it is recorded
+ * as one grouped run: the first call's conditions, the trajectory, the
+ * last call's output, and meta saying how and when it was sealed.
+ */
+#define _GNU_SOURCE
+#include "proxy.h"
+
+#include <event2/event.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+struct group {
+	char key[136];
+	struct groups *gs;
+	int64_t t_start, t_last;
+	airi__buf conditions; /* canonical conditions of the first call */
+	airi__buf output;     /* canonical output of the last call */
+	airi__buf steps;      /* trajectory steps, comma separated */
+	size_t nsteps, calls;
+	airi__buf pending_tools; /* [{"id","name","arguments"}...] of the
+				  * last response, waiting for results */
+	struct event *idle;
+	struct group *next;
+};
+
+struct groups {
+	struct event_base *base;
+	struct writer *writer;
+	int idle_s;
+	struct group *list;
+	void (*submit)(char *manifest, size_t len, void *reply, void *ctx);
+	void *ctx;
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_REALTIME, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+struct groups *groups_new(struct event_base *base, int idle_s,
+			  void (*submit)(char *, size_t, void *, void *),
+			  void *ctx)
+{
+	struct groups *gs = calloc(1, sizeof(*gs));
+	if (gs) {
+		gs->base = base;
+		gs->idle_s = idle_s;
+		gs->submit = submit;
+		gs->ctx = ctx;
+	}
+	return gs;
+}
+
+/* The group key of a request: the trace-id of a valid traceparent, else
+ * Airi-Trace. Writes "" when the call belongs to no group. */
+void group_key(const char *traceparent, const char *airi_trace, char out[136])
+{
+	out[0] = 0;
+	if (traceparent && strlen(traceparent) >= 55 && traceparent[2] == '-' &&
+	    traceparent[35] == '-') {
+		int ok = 1;
+		for (int i = 3; i < 35 && ok; i++)
+			ok = (traceparent[i] >= '0' && traceparent[i] <= '9') ||
+			     (traceparent[i] >= 'a' && traceparent[i] <= 'f');
+		if (ok && strncmp(traceparent + 3,
+				  "00000000000000000000000000000000", 32)) {
+			snprintf(out, 136, "trace-%.32s", traceparent + 3);
+			return;
+		}
+	}
+	if (airi_trace && *airi_trace && strlen(airi_trace) <= 128) {
+		for (const char *p = airi_trace; *p; p++)
+			if (*p < 0x21 || *p > 0x7E)
+				return;
+		snprintf(out, 136, "%s", airi_trace);
+	}
+}
+
+static void group_free(struct group *g)
+{
+	airi__buf_release(&g->conditions);
+	airi__buf_release(&g->output);
+	airi__buf_release(&g->steps);
+	airi__buf_release(&g->pending_tools);
+	if (g->idle)
+		event_free(g->idle);
+	free(g);
+}
+
+static void add_step(struct group *g, airi__jw *w)
+{
+	size_t n;
+	char *s = airi__jw_finish(w, &n);
+	if (!s)
+		return;
+	if (g->nsteps++)
+		airi__buf_addc(&g->steps, ',');
+	airi__buf_add(&g->steps, s, n);
+	free(s);
+}
+
+/* tool calls asked for in an output (OpenAI chat or Anthropic) */
+static void collect_tool_calls(struct group *g, const airi_value *out)
+{
+	airi__jw w;
+	airi__jw_init(&w);
+	airi__jw_arr(&w);
+	const airi_value *chs = airi_value_get(out, "choices");
+	for (size_t i = 0; i < airi_value_count(chs); i++) {
+		const airi_value *tcs = airi_value_get(
+			airi_value_get(airi_value_at(chs, i), "message"),
+			"tool_calls");
+		for (size_t j = 0; j < airi_value_count(tcs); j++) {
+			const airi_value *tc = airi_value_at(tcs, j);
+			const airi_value *f = airi_value_get(tc, "function");
+			airi__jw_obj(&w);
+			airi__jw_key(&w, "arguments");
+			if (airi_value_get(f, "arguments"))
+				airi__jw_value(&w, airi_value_get(f, "arguments"));
+			else
+				airi__jw_null(&w);
+			airi__jw_key(&w, "id");
+			if (airi_value_get(tc, "id"))
+				airi__jw_value(&w, airi_value_get(tc, "id"));
+			else
+				airi__jw_null(&w);
+			airi__jw_key(&w, "name");
+			if (airi_value_get(f, "name"))
+				airi__jw_value(&w, airi_value_get(f, "name"));
+			else
+				airi__jw_null(&w);
+			airi__jw_end_obj(&w);
+		}
+	}
+	const airi_value *content = airi_value_get(out, "content");
+	for (size_t i = 0; i < airi_value_count(content); i++) {
+		const airi_value *b = airi_value_at(content, i);
+		size_t n;
+		const char *t = airi_value_string(airi_value_get(b, "type"), &n);
+		if (!t || n != 8 || memcmp(t, "tool_use", 8))
+			continue;
+		airi__jw_obj(&w);
+		airi__jw_key(&w, "arguments");
+		if (airi_value_get(b, "input"))
+			airi__jw_value(&w, airi_value_get(b, "input"));
+		else
+			airi__jw_null(&w);
+		airi__jw_key(&w, "id");
+		if (airi_value_get(b, "id"))
+			airi__jw_value(&w, airi_value_get(b, "id"));
+		else
+			airi__jw_null(&w);
+		airi__jw_key(&w, "name");
+		if (airi_value_get(b, "name"))
+			airi__jw_value(&w, airi_value_get(b, "name"));
+		else
+			airi__jw_null(&w);
+		airi__jw_end_obj(&w);
+	}
+	airi__jw_end_arr(&w);
+	size_t n;
+	char *s = airi__jw_finish(&w, &n);
+	g->pending_tools.n = 0;
+	if (s)
+		airi__buf_add(&g->pending_tools, s, n);
+	free(s);
+}
+
+static int same_string(const airi_value *a, const airi_value *b)
+{
+	size_t an, bn;
+	const char *x = airi_value_string(a, &an), *y = airi_value_string(b, &bn);
+	return x && y && an == bn && !memcmp(x, y, an);
+}
+
+/* tool results in a new request, paired with the calls they answer */
+static void pair_tool_results(struct group *g, const airi_value *input)
+{
+	airi_json *pend = NULL;
+	if (!g->pending_tools.n ||
+	    airi_json_parse(g->pending_tools.p, g->pending_tools.n, &pend, NULL))
+		return;
+	const airi_value *calls = airi_json_root(pend);
+	const airi_value *msgs = airi_value_get(input, "messages");
+	for (size_t c = 0; c < airi_value_count(calls); c++) {
+		const airi_value *call = airi_value_at(calls, c);
+		const airi_value *result = NULL;
+		for (size_t i = 0; i < airi_value_count(msgs) && !result; i++) {
+			const airi_value *m = airi_value_at(msgs, i);
+			if (same_string(airi_value_get(m, "tool_call_id"),
+					airi_value_get(call, "id")))
+				result = airi_value_get(m, "content");
+			const airi_value *parts = airi_value_get(m, "content");
+			for (size_t k = 0; !result && airi_value_type(parts) == AIRI_ARRAY &&
+					   k < airi_value_count(parts);
+			     k++) {
+				const airi_value *p = airi_value_at(parts, k);
+				if (same_string(airi_value_get(p, "tool_use_id"),
+						airi_value_get(call, "id")))
+					result = airi_value_get(p, "content");
+			}
+		}
+		airi__jw w;
+		airi__jw_init(&w);
+		airi__jw_obj(&w);
+		airi__jw_key(&w, "arguments");
+		airi__jw_value(&w, airi_value_get(call, "arguments"));
+		airi__jw_key(&w, "id");
+		airi__jw_value(&w, airi_value_get(call, "id"));
+		airi__jw_key(&w, "name");
+		airi__jw_value(&w, airi_value_get(call, "name"));
+		airi__jw_key(&w, "result");
+		if (result)
+			airi__jw_value(&w, result);
+		else
+			airi__jw_null(&w);
+		airi__jw_key(&w, "type");
+		airi__jw_str(&w, "tool_call");
+		airi__jw_end_obj(&w);
+		add_step(g, &w);
+	}
+	airi_json_free(pend);
+	g->pending_tools.n = 0;
+}
+
+static void seal(struct group *g, const char *why, void *reply);
+
+static void on_idle(evutil_socket_t fd, short what, void *arg)
+{
+	struct group *g = arg;
+	(void)fd;
+	(void)what;
+	seal(g, "idle", NULL);
+}
+
+static struct group *find(struct groups *gs, const char *key, int create)
+{
+	for (struct group *g = gs->list; g; g = g->next)
+		if (!strcmp(g->key, key))
+			return g;
+	if (!create)
+		return NULL;
+	struct group *g = calloc(1, sizeof(*g));
+	if (!g)
+		return NULL;
+	snprintf(g->key, sizeof(g->key), "%s", key);
+	g->gs = gs;
+	g->t_start = now_ms();
+	g->idle = evtimer_new(gs->base, on_idle, g);
+	g->next = gs->list;
+	gs->list = g;
+	return g;
+}
+
+void groups_add_call(struct groups *gs, const char *key, const char *manifest,
+		     size_t len, const airi_digest *run,
+		     const airi_digest *conditions, int seal_now)
+{
+	airi_json *doc = NULL;
+	if (!gs || !key[0])
+		return;
+	struct group *g = find(gs, key, 1);
+	if (!g || airi_json_parse(manifest, len, &doc, NULL))
+		goto out;
+	const airi_value *m = airi_json_root(doc);
+	const airi_value *cond = airi_value_get(m, "conditions");
+	if (!g->calls)
+		airi__canon_to_buf(cond, &g->conditions);
+	pair_tool_results(g, airi_value_get(cond, "input"));
+	airi__jw w;
+	airi__jw_init(&w);
+	airi__jw_obj(&w);
+	airi__jw_key(&w, "conditions");
+	airi__jw_digest(&w, conditions);
+	airi__jw_key(&w, "run");
+	airi__jw_digest(&w, run);
+	airi__jw_key(&w, "type");
+	airi__jw_str(&w, "model_call");
+	airi__jw_end_obj(&w);
+	add_step(g, &w);
+	g->output.n = 0;
+	if (airi_value_get(m, "output"))
+		airi__canon_to_buf(airi_value_get(m, "output"), &g->output);
+	collect_tool_calls(g, airi_value_get(m, "output"));
+	g->calls++;
+	g->t_last = now_ms();
+	struct timeval tv = {gs->idle_s, 0};
+	evtimer_add(g->idle, &tv);
+out:
+	airi_json_free(doc);
+	if (g && seal_now)
+		seal(g, "explicit", NULL);
+}
+
+/* Builds the grouped run and hands it to the writer; forgets the group. */
+static void seal(struct group *g, const char *why, void *reply)
+{
+	struct groups *gs = g->gs;
+	for (struct group **p = &gs->list; *p; p = &(*p)->next)
+		if (*p == g) {
+			*p = g->next;
+			break;
+		}
+	if (!g->calls) {
+		group_free(g);
+		return;
+	}
+	airi__buf b;
+	char t[32];
+	airi__buf_init(&b);
+	airi__buf_adds(&b, "{\"conditions\":");
+	airi__buf_add(&b, g->conditions.p, g->conditions.n);
+	airi__buf_adds(&b, ",\"trajectory\":[");
+	airi__buf_add(&b, g->steps.p ? g->steps.p : "", g->steps.n);
+	airi__buf_addc(&b, ']');
+	if (g->output.n) {
+		airi__buf_adds(&b, ",\"output\":");
+		airi__buf_add(&b, g->output.p, g->output.n);
+	}
+	airi__buf_adds(&b, ",\"meta\":{\"group\":");
+	airi__canon_string(&b, g->key, strlen(g->key));
+	airi__buf_printf(&b, ",\"calls\":%zu", g->calls);
+	airi__rfc3339_format(g->t_start, t);
+	airi__buf_printf(&b, ",\"start\":\"%s\"", t);
+	airi__rfc3339_format(g->t_last, t);
+	airi__buf_printf(&b, ",\"end\":\"%s\",\"sealed\":\"%s\"}}", t, why);
+	size_t n;
+	char *text = airi__buf_detach(&b, &n);
+	if (text)
+		gs->submit(text, n, reply, gs->ctx);
+	group_free(g);
+}
+
+int groups_seal(struct groups *gs, const char *key, void *reply)
+{
+	struct group *g = gs ? find(gs, key, 0) : NULL;
+	if (!g || !g->calls)
+		return -1;
+	seal(g, "explicit", reply);
+	return 0;
+}
+
+void groups_seal_all(struct groups *gs, const char *why)
+{
+	while (gs && gs->list)
+		seal(gs->list, why, NULL);
+}
+
+void groups_free(struct groups *gs)
+{
+	if (!gs)
+		return;
+	while (gs->list) {
+		struct group *g = gs->list;
+		gs->list = g->next;
+		group_free(g);
+	}
+	free(gs);
+}
