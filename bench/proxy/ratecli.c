@@ -21,7 +21,9 @@
  * warm-up, and late= counts requests sent more than 1 ms after they were
  * due (no connection was free, or the client itself was not scheduled in
  * time: on a busy machine that noise is in every target's numbers).
- * Exit status 0 when every request got a reply, 1 otherwise.
+ * Exit status 0 when every request got a reply, 1 otherwise. With
+ * RATECLI_DUMP=FILE set, every measured reply is also written to FILE as
+ * "ms_since_start latency_ms" (to see whether slow replies cluster).
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -201,6 +203,7 @@ int main(int argc, char **argv)
 	int64_t total = (int64_t)(rate * (warm + secs) + 0.5);
 	int64_t nwarm = (int64_t)(rate * warm + 0.5);
 	int64_t *lat = calloc((size_t)total + 1, sizeof(*lat));
+	int64_t *lat_due = calloc((size_t)total + 1, sizeof(*lat_due));
 	int64_t nlat = 0, sent = 0, ok = 0, non2xx = 0, errors = 0, done = 0,
 		late = 0, maxlat = 0;
 	/* queue of due requests waiting for a connection: their due times */
@@ -287,6 +290,7 @@ int main(int argc, char **argv)
 				else
 					non2xx++;
 				if (c->measured) {
+					lat_due[nlat] = c->due;
 					lat[nlat++] = t - c->due;
 					if (t - c->due > maxlat)
 						maxlat = t - c->due;
@@ -302,6 +306,12 @@ int main(int argc, char **argv)
 		}
 	}
 	int64_t t1 = now_ns();
+	const char *dump = getenv("RATECLI_DUMP");
+	FILE *df = dump ? fopen(dump, "w") : NULL;
+	for (int64_t i = 0; df && i < nlat; i++)
+		fprintf(df, "%.3f %.3f\n", (lat_due[i] - t0) / 1e6, lat[i] / 1e6);
+	if (df)
+		fclose(df);
 	qsort(lat, (size_t)nlat, sizeof(*lat), cmp_i64);
 #define PCT(p) (nlat ? lat[(int64_t)((double)(nlat - 1) * (p))] / 1e6 : 0.0)
 	printf("sent=%lld ok2xx=%lld non2xx=%lld errors=%lld lost=%lld "
