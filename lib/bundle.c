@@ -299,7 +299,8 @@ int airi_bundle_verify(const char *bundle, size_t len,
 
 	if (len > ((size_t)1 << 32))
 		return airi__verr(err, "E-format", "bundle larger than 4 GiB");
-	if (airi_json_parse(bundle, len, &doc, &perr)) {
+	if (airi__json_parse_ex(bundle, len, AIRI__PARSE_CANONICAL, &doc,
+				&perr)) {
 		airi__verr(err, "E-format", "not valid JSON: %s", perr.message);
 		if (err) {
 			err->has_position = perr.has_position;

@@ -106,12 +106,17 @@ int airi_manifest_check(const airi_manifest *m, airi_verdict *verdict,
 									    "name"),
 							     &n);
 			it->status = "unpinned";
+			if (n > 100) { /* cut at a character boundary */
+				n = 100;
+				while (n > 0 && ((unsigned char)name[n] & 0xC0) == 0x80)
+					n--;
+			}
 			if (name && n)
 				snprintf(it->reason, sizeof(it->reason),
 					 "model \"%.*s\" given as an alias "
 					 "without a resolved version, "
 					 "fingerprint or weights digest",
-					 (int)(n > 100 ? 100 : n), name);
+					 (int)n, name);
 			else {
 				snprintf(it->reason, sizeof(it->reason),
 					 "model section names no model (no "

@@ -49,6 +49,15 @@ struct airi_value {
 	} u;
 };
 
+/* Parsing what airi itself wrote (stored objects, bundles): canonical
+ * output may hold integer literals beyond 2^53 (the canonical form of
+ * doubles such as 1e20), which user input may not. */
+#define AIRI__PARSE_CANONICAL 1u
+int airi__json_parse_ex(const char *text, size_t len, unsigned flags,
+			airi_json **out, airi_error *err);
+int airi__manifest_parse_ex(const char *text, size_t len, unsigned flags,
+			    airi_manifest **out, airi_error *err);
+
 /* Compares two UTF-8 strings by their UTF-16 code units. */
 int airi__utf16_cmp(const char *a, size_t an, const char *b, size_t bn);
 

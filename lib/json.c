@@ -163,6 +163,7 @@ typedef struct parser {
 	airi_value *stack; /* scratch for children of open containers */
 	size_t sn, scap;
 	int depth;
+	unsigned flags; /* AIRI__PARSE_* */
 	struct frame frames[AIRI_JSON_MAX_DEPTH + 2];
 } parser;
 
@@ -592,8 +593,11 @@ static int parse_number(parser *p, airi_value *v)
 	v->u.num.rawn = i - start;
 	if (!frac && !exp) {
 		const unsigned char *d = s + start + neg;
-		if (intd > 16 ||
-		    (intd == 16 && memcmp(d, "9007199254740992", 16) > 0))
+		int big = intd > 16 ||
+			  (intd == 16 && memcmp(d, "9007199254740992", 16) > 0);
+		if (big && (p->flags & AIRI__PARSE_CANONICAL))
+			goto as_double; /* canonical output of a large double */
+		if (big)
 			return FAIL(p, start,
 				    "integer %.*s%s exceeds 2^53 in magnitude "
 				    "(I-JSON); write it as a string or with "
@@ -608,6 +612,7 @@ static int parse_number(parser *p, airi_value *v)
 		v->u.num.d = neg ? -(double)u : (double)u;
 		v->flags = (neg && u == 0) ? 0 : AIRI__NUM_RAW_CANON;
 	} else {
+	as_double:;
 		char small[128], *buf = small;
 		size_t len = i - start;
 		if (len >= sizeof(small)) {
@@ -879,6 +884,12 @@ static int parse_value(parser *p, airi_value *v)
 int airi_json_parse(const char *text, size_t len, airi_json **out,
 		    airi_error *err)
 {
+	return airi__json_parse_ex(text, len, 0, out, err);
+}
+
+int airi__json_parse_ex(const char *text, size_t len, unsigned flags,
+			airi_json **out, airi_error *err)
+{
 	parser *p;
 	airi_json *doc;
 	int rc;
@@ -893,6 +904,7 @@ int airi_json_parse(const char *text, size_t len, airi_json **out,
 	}
 	p->s = (const unsigned char *)text;
 	p->n = len;
+	p->flags = flags;
 	p->doc = doc;
 	p->err = err;
 	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {

@@ -269,9 +269,9 @@ static int compute(airi_manifest *m)
 }
 
 static int parse_common(airi_manifest *m, airi_manifest **out,
-			airi_error *err)
+			airi_error *err, unsigned flags)
 {
-	int rc = airi_json_parse(m->src, m->len, &m->doc, err);
+	int rc = airi__json_parse_ex(m->src, m->len, flags, &m->doc, err);
 	if (!rc) {
 		m->root = airi_json_root(m->doc);
 		rc = validate(m, err);
@@ -304,7 +304,26 @@ int airi_manifest_parse(const char *text, size_t len, airi_manifest **out,
 	m->text[len] = 0;
 	m->src = m->text;
 	m->len = len;
-	return parse_common(m, out, err);
+	return parse_common(m, out, err, 0);
+}
+
+int airi__manifest_parse_ex(const char *text, size_t len, unsigned flags,
+			    airi_manifest **out, airi_error *err)
+{
+	airi_manifest *m = calloc(1, sizeof(*m));
+	if (!m)
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	m->text = malloc(len + 1);
+	if (!m->text) {
+		free(m);
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	}
+	if (len)
+		memcpy(m->text, text, len);
+	m->text[len] = 0;
+	m->src = m->text;
+	m->len = len;
+	return parse_common(m, out, err, flags);
 }
 
 int airi_manifest_parse_borrow(const char *text, size_t len,
@@ -315,7 +334,7 @@ int airi_manifest_parse_borrow(const char *text, size_t len,
 		return airi__err(err, AIRI_ENOMEM, "out of memory");
 	m->src = text ? text : "";
 	m->len = len;
-	return parse_common(m, out, err);
+	return parse_common(m, out, err, 0);
 }
 
 const airi_digest *airi_manifest_run_id(const airi_manifest *m)

@@ -521,7 +521,7 @@ static int get_parsed(airi_store *s, const airi_digest *d, char **body,
 	int rc = s->ops->get_object(s->impl, d, body, n, err);
 	if (rc)
 		return rc;
-	rc = airi_json_parse(*body, *n, doc, NULL);
+	rc = airi__json_parse_ex(*body, *n, AIRI__PARSE_CANONICAL, doc, NULL);
 	if (rc) {
 		char h[AIRI_DIGEST_STRLEN];
 		airi_digest_format(d, h);
@@ -683,7 +683,8 @@ int airi_store_fetch(airi_store *s, const airi_digest *run,
 	{
 		airi_manifest *m = NULL;
 		airi_error e2;
-		rc = airi_manifest_parse(b.p, b.n, &m, &e2);
+		rc = airi__manifest_parse_ex(b.p, b.n, AIRI__PARSE_CANONICAL, &m,
+					     &e2);
 		if (rc) {
 			rc = airi__err(err, AIRI_ECORRUPT,
 				       "stored run %s does not rebuild into a "
@@ -772,7 +773,7 @@ static int fsck_object(void *ctx, const airi_digest *d, const char *body,
 	}
 	airi_json *doc = NULL;
 	airi_error e;
-	if (airi_json_parse(body, n, &doc, &e)) {
+	if (airi__json_parse_ex(body, n, AIRI__PARSE_CANONICAL, &doc, &e)) {
 		problem(c, "object %s: not valid JSON: %s", h, e.message);
 		return 0;
 	}
