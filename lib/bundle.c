@@ -275,7 +275,7 @@ static int get_uint(const airi_value *v, uint64_t *out)
 	if (airi_value_type(v) != AIRI_NUMBER)
 		return -1;
 	double d = airi_value_number(v);
-	if (d < 0 || d > 9007199254740992.0 || d != (double)(uint64_t)d)
+	if (d < 0 || d >= 9007199254740992.0 || d != (double)(uint64_t)d)
 		return -1;
 	*out = (uint64_t)d;
 	return 0;
