@@ -329,59 +329,65 @@ static int record_objects(airi_store *s, const airi_manifest *m,
 	return rc;
 }
 
+/*
+ * Recording: the run row goes in first (INSERT OR IGNORE on its ID), so a
+ * run that is already there costs one lookup and writes nothing; only a
+ * new run gets its objects and its log entry, all in one transaction.
+ * Outside an explicit transaction a read-only check comes first, so that
+ * re-recording does not even take the write lock.
+ */
 int airi_store_record(airi_store *s, const airi_manifest *m, int *created,
 		      airi_error *err)
 {
 	int found = 0, made = 0, rc, own_tx = !s->in_tx;
-	if ((rc = s->ops->has_run(s->impl, airi_manifest_run_id(m), &found,
-				  err)))
-		return rc;
-	if (found) {
-		if (created)
-			*created = 0;
-		return 0;
+	if (own_tx) {
+		if ((rc = s->ops->has_run(s->impl, airi_manifest_run_id(m),
+					  &found, err)))
+			return rc;
+		if (found) {
+			if (created)
+				*created = 0;
+			return 0;
+		}
+		if ((rc = s->ops->begin(s->impl, err)))
+			return rc;
 	}
-	if (own_tx && (rc = s->ops->begin(s->impl, err)))
-		return rc;
-	rc = record_objects(s, m, err);
-	if (!rc) {
-		struct airi__run_row row;
-		const char *name, *res;
-		size_t nl, rl;
-		char *mname = NULL, *mres = NULL;
-		char summary[128];
-		memset(&row, 0, sizeof(row));
-		row.run = *airi_manifest_run_id(m);
-		row.conditions = *airi_manifest_conditions_id(m);
-		row.recorded_ms = now_ms();
-		row.time_ms = row.recorded_ms;
-		const airi_value *start =
-			airi_value_get(airi_manifest_meta(m), "start");
-		if (!start)
-			start = airi_value_get(airi_manifest_meta(m),
-					       "started_at");
-		size_t sn;
-		const char *ss = airi_value_string(start, &sn);
-		int64_t t;
-		if (ss && airi__rfc3339_parse(ss, sn, &t) == 0)
-			row.time_ms = t;
-		airi__manifest_model(m, &name, &nl, &res, &rl);
-		if (name)
-			mname = strndup(name, nl);
-		if (res)
-			mres = strndup(res, rl);
-		row.model = mname;
-		row.resolved = mres;
-		airi__output_summary(m, summary, sizeof(summary));
-		row.summary = summary;
-		rc = airi__log_next(s, &row.log_index, err);
-		if (!rc)
-			rc = s->ops->put_run(s->impl, &row, &made, err);
-		if (!rc && made)
-			rc = airi__log_append(s, &row.run, row.recorded_ms, err);
-		free(mname);
-		free(mres);
-	}
+	struct airi__run_row row;
+	const char *name, *res;
+	size_t nl, rl;
+	char *mname = NULL, *mres = NULL;
+	char summary[128];
+	memset(&row, 0, sizeof(row));
+	row.run = *airi_manifest_run_id(m);
+	row.conditions = *airi_manifest_conditions_id(m);
+	row.recorded_ms = now_ms();
+	row.time_ms = row.recorded_ms;
+	const airi_value *start = airi_value_get(airi_manifest_meta(m), "start");
+	if (!start)
+		start = airi_value_get(airi_manifest_meta(m), "started_at");
+	size_t sn;
+	const char *ss = airi_value_string(start, &sn);
+	int64_t t;
+	if (ss && airi__rfc3339_parse(ss, sn, &t) == 0)
+		row.time_ms = t;
+	airi__manifest_model(m, &name, &nl, &res, &rl);
+	if (name)
+		mname = strndup(name, nl);
+	if (res)
+		mres = strndup(res, rl);
+	row.model = mname;
+	row.resolved = mres;
+	airi__output_summary(m, summary, sizeof(summary));
+	row.summary = summary;
+	rc = airi__log_next(s, &row.log_index, err);
+	if (!rc)
+		rc = s->ops->put_run(s->impl, &row, &made, err);
+	if (!rc && made)
+		rc = record_objects(s, m, err);
+	if (!rc && made)
+		rc = airi__log_append(s, &row.run, row.recorded_ms, err);
+	free(mname);
+	free(mres);
 	if (own_tx) {
 		if (!rc)
 			rc = s->ops->commit(s->impl, err);
@@ -389,6 +395,7 @@ int airi_store_record(airi_store *s, const airi_manifest *m, int *created,
 			s->ops->rollback(s->impl);
 			known_clear(s);
 		}
+		airi__log_uncache(s);
 	}
 	if (!rc && created)
 		*created = made;
