@@ -60,6 +60,7 @@ struct proxy {
 	struct writer *writer;
 	struct groups *groups;
 	int group_idle;
+	struct call *live; /* calls in flight, for run-key lookups */
 	airi_store *reader; /* lookups from the loop thread */
 	char *upstream;
 	int stamp;
@@ -77,6 +78,7 @@ struct hdr {
 
 struct call {
 	struct proxy *px;
+	struct call *prev, *next;
 	struct evhttp_request *req;
 	struct evhttp_connection *conn;
 	CURL *easy;
@@ -115,6 +117,12 @@ static void call_free(struct call *c)
 {
 	if (!c)
 		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (c->px->live == c)
+		c->px->live = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
 	if (c->probe)
 		event_free(c->probe);
 	/* keep-alive connections outlive calls: unhook from this one */
@@ -808,6 +816,19 @@ static void lookup(struct proxy *px, struct evhttp_request *req,
 	airi_error err;
 	char *canon = NULL;
 	size_t n;
+	if (!strncmp(id, "rk_", 3)) {
+		for (struct call *c = px->live; c; c = c->next)
+			if (!strcmp(c->run_key, id)) {
+				/* known, not sealed yet: say so */
+				struct evbuffer *b = evbuffer_new();
+				evbuffer_add_printf(b, "{\"status\":\"pending\"}");
+				evhttp_add_header(evhttp_request_get_output_headers(req),
+						  "Content-Type", "application/json");
+				evhttp_send_reply(req, 202, "Accepted", b);
+				evbuffer_free(b);
+				return;
+			}
+	}
 	if (airi_store_resolve(px->reader, id, &d, &err) ||
 	    airi_store_fetch(px->reader, &d, &m, &err) ||
 	    airi_manifest_canon(m, &canon, &n)) {
@@ -1037,6 +1058,10 @@ static void on_request(struct evhttp_request *req, void *arg)
 	px->inflight++;
 	px->calls++;
 	c->px = px;
+	c->next = px->live;
+	if (px->live)
+		px->live->prev = c;
+	px->live = c;
 	c->req = req;
 	c->t_start = now_ms();
 	c->api = proxy_api_of(method, uri);
