@@ -80,6 +80,7 @@ static const struct opt proxy_opts[] = {
 	{"no-stamp", 0, "do not add the airi member to response bodies (headers only)"},
 	{"max-body", 1, "largest request body accepted, bytes (default 33554432)"},
 	{"group-idle", 1, "seconds without calls before an agent run is sealed (default 60)"},
+	{"upstream-ca", 1, "PEM file of CA certificates to trust for https upstreams (default: the system's)"},
 	{"connect-timeout", 1, "seconds to connect to the upstream (default 10)"},
 	{"idle-timeout", 1, "seconds without upstream data before giving up (default 300)"},
 	{0}};

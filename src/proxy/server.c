@@ -37,6 +37,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #define CAPTURE_MAX ((size_t)64 << 20) /* bytes of a response kept */
 
@@ -66,6 +67,7 @@ struct proxy {
 	int stamp;
 	size_t max_body;
 	long connect_timeout, idle_timeout;
+	const char *ca_file; /* --upstream-ca: trust this CA for https upstreams */
 	int inflight;
 	int stopping;
 	struct event *sigterm, *sigint, *stop_check;
@@ -1162,6 +1164,8 @@ static void on_request(struct evhttp_request *req, void *arg)
 	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, px->idle_timeout);
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+	if (px->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, px->ca_file);
 	c->conn = evhttp_request_get_connection(req);
 	evhttp_connection_set_closecb(c->conn, on_client_close, c);
 	c->probe = evtimer_new(px->base, on_probe, c);
@@ -1241,6 +1245,12 @@ int cmd_proxy(struct args *a)
 	}
 	px.upstream = strdup(px.routes[px.nroutes - 1].upstream);
 	px.stamp = !cli_opt(a, "no-stamp");
+	px.ca_file = cli_val(a, "upstream-ca");
+	if (px.ca_file && access(px.ca_file, R_OK)) {
+		cli_errorf("proxy: --upstream-ca %s: %s", px.ca_file, strerror(errno));
+		status = EXIT_NOINPUT;
+		goto routes_fail;
+	}
 	{
 		static const char *const names[] = {"max-body", "connect-timeout",
 						    "idle-timeout", "group-idle"};
