@@ -277,6 +277,19 @@ int cli_map(const char *path, char **data, size_t *len, int *mapped)
 {
 	struct stat st;
 	*mapped = 0;
+	/* standard input redirected from a large file is mapped too */
+	if ((!path || !strcmp(path, "-")) && fstat(0, &st) == 0 &&
+	    S_ISREG(st.st_mode) && st.st_size > (1 << 20) &&
+	    lseek(0, 0, SEEK_CUR) == 0) {
+		void *p = mmap(NULL, (size_t)st.st_size, PROT_READ,
+			       MAP_PRIVATE | MAP_POPULATE, 0, 0);
+		if (p != MAP_FAILED) {
+			*data = p;
+			*len = (size_t)st.st_size;
+			*mapped = 1;
+			return 0;
+		}
+	}
 	if (path && strcmp(path, "-") && stat(path, &st) == 0 &&
 	    S_ISREG(st.st_mode) && st.st_size > (1 << 20)) {
 		int fd = open(path, O_RDONLY | O_CLOEXEC);
