@@ -266,7 +266,7 @@ static int sq_open(const char *location, unsigned flags, void **impl,
 		if (!(flags & AIRI_STORE_READONLY)) {
 			if ((rc = exec(q, "PRAGMA journal_mode=WAL;"
 					  "PRAGMA synchronous=FULL;"
-					  "PRAGMA cache_size=-262144;"
+					  "PRAGMA cache_size=-65536;"
 					  "PRAGMA temp_store=MEMORY;",
 				       err)) ||
 			    ((ver == 1 || ver == 2) &&

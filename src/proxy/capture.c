@@ -370,6 +370,8 @@ static void section_meta(struct w *w, const struct capture *c,
 	if (c->status)
 		w_kint(w, "status", c->status);
 	w_kint(w, "attempt", c->attempt > 0 ? c->attempt : 1);
+	if (c->call_id)
+		w_kstr(w, "call", c->call_id);
 	w_key(w, "stream");
 	airi__buf_adds(&w->b, c->stream ? "true" : "false");
 	w_kstr(w, "ended", c->ended ? c->ended : "complete");

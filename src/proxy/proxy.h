@@ -43,6 +43,8 @@ struct capture {
 	const char *api_version;   /* anthropic-version / openai-version */
 	const char *ended;         /* "complete", "client_disconnected", ... */
 	const char *user_agent;
+	const char *call_id; /* unique per call: two identical calls in the
+			      * same millisecond are still two runs */
 };
 
 /* Builds the manifest text of a captured call. Never fails on odd input:

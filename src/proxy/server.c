@@ -30,11 +30,13 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -95,6 +97,7 @@ struct call {
 	int headers_done, started, streaming, client_gone, finished;
 	int conn_closed; /* the connection is gone (and its close callback) */
 	int replied;     /* the reply to the client is complete */
+	int bind_key;    /* the run key was handed out: bind it to the run */
 	struct event *probe; /* notices a client that left before any reply */
 	int held_done; /* a "data: [DONE]" event is being held back */
 	struct assembler *as;
@@ -255,6 +258,7 @@ static void fill_capture(struct call *c, struct capture *cap, char *assembled,
 	cap->api_version = c->api_version;
 	cap->ended = c->ended;
 	cap->user_agent = c->user_agent;
+	cap->call_id = c->run_key[0] ? c->run_key : NULL;
 }
 
 static void submit(struct call *c)
@@ -272,7 +276,8 @@ static void submit(struct call *c)
 	}
 	j->manifest = proxy_manifest(&cap, &j->len);
 	free(assembled);
-	snprintf(j->run_key, sizeof(j->run_key), "%s", c->run_key);
+	if (c->bind_key)
+		snprintf(j->run_key, sizeof(j->run_key), "%s", c->run_key);
 	snprintf(j->group, sizeof(j->group), "%s", c->group);
 	j->seal_after = c->seal_after;
 	j->call = c;
@@ -553,11 +558,7 @@ static void start_stream(struct call *c)
 	struct evkeyvalq *out = evhttp_request_get_output_headers(c->req);
 	copy_headers(c);
 	if (c->api != API_NONE) { /* only recorded calls get a handle */
-		unsigned char r[12];
-		char hex[25];
-		RAND_bytes(r, sizeof(r));
-		airi__hex(r, sizeof(r), hex);
-		snprintf(c->run_key, sizeof(c->run_key), "rk_%s", hex);
+		c->bind_key = 1;
 		evhttp_add_header(out, "Airi-Run-Key", c->run_key);
 	}
 	evhttp_send_reply_start(c->req, c->status, reason(c->status));
@@ -1101,6 +1102,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	c->upstream = rt->upstream;
 	c->api = proxy_api_of(method, fwd);
+	if (c->api != API_NONE) { /* the call's own key, also in meta.call */
+		unsigned char r[12];
+		char hex[25];
+		RAND_bytes(r, sizeof(r));
+		airi__hex(r, sizeof(r), hex);
+		snprintf(c->run_key, sizeof(c->run_key), "rk_%s", hex);
+	}
 	if (asprintf(&c->url, "%s%s", rt->upstream, fwd) < 0) {
 		send_api_error(req, c->api, 500, "airi_error", "out of memory");
 		call_free(c);
@@ -1328,7 +1336,33 @@ int cmd_proxy(struct args *a)
 		px.group_idle = 60;
 	px.writer = writer_start(ws, px.base, job_done, &px, signer);
 	px.groups = groups_new(px.base, px.group_idle, submit_group, &px);
-	px.sock = evhttp_bind_socket_with_handle(px.http, host, (ev_uint16_t)port);
+	/* a deep accept queue (bursts of new connections) and as many file
+	 * descriptors as allowed: each call holds two sockets */
+	{
+		struct rlimit rl;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+			rl.rlim_cur = rl.rlim_max;
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		struct evutil_addrinfo hints, *ai = NULL;
+		char portstr[16];
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = EVUTIL_AI_PASSIVE;
+		snprintf(portstr, sizeof(portstr), "%d", port);
+		struct evconnlistener *l = NULL;
+		if (evutil_getaddrinfo(host, portstr, &hints, &ai) == 0 && ai) {
+			l = evconnlistener_new_bind(px.base, NULL, NULL,
+						    LEV_OPT_REUSEABLE |
+							    LEV_OPT_CLOSE_ON_FREE |
+							    LEV_OPT_CLOSE_ON_EXEC,
+						    4096, ai->ai_addr,
+						    (int)ai->ai_addrlen);
+			evutil_freeaddrinfo(ai);
+		}
+		px.sock = l ? evhttp_bind_listener(px.http, l) : NULL;
+	}
 	if (!px.sock || !px.writer) {
 		cli_errorf("proxy: cannot listen on %s: %s", listen,
 			   strerror(errno));

@@ -27,7 +27,7 @@ struct tool {
 struct choice {
 	int used;
 	airi__buf role, content, finish, refusal;
-	struct tool tools[MAX_TOOLS];
+	struct tool *tools; /* MAX_TOOLS, allocated on the first tool call */
 	int ntools;
 };
 
@@ -40,8 +40,10 @@ struct assembler {
 	enum api api;
 	airi__buf id, model, fingerprint, usage, stop_reason, stop_sequence;
 	airi__buf anth_usage_in; /* message_start usage (canonical JSON) */
-	struct choice choices[MAX_CHOICES];
-	struct block blocks[MAX_CHOICES * 4];
+	/* allocated when first used: an assembler starts small (a proxy may
+	 * hold a thousand streams) */
+	struct choice *choices[MAX_CHOICES];
+	struct block *blocks[MAX_CHOICES * 4];
 	int nevents;
 	int error;
 	airi__buf error_body;
@@ -76,20 +78,26 @@ void asm_free(struct assembler *a)
 	rel(&a->error_body);
 	rel(&a->final);
 	for (int i = 0; i < MAX_CHOICES; i++) {
-		struct choice *c = &a->choices[i];
+		struct choice *c = a->choices[i];
+		if (!c)
+			continue;
 		rel(&c->role);
 		rel(&c->content);
 		rel(&c->finish);
 		rel(&c->refusal);
-		for (int t = 0; t < MAX_TOOLS; t++) {
+		for (int t = 0; c->tools && t < MAX_TOOLS; t++) {
 			rel(&c->tools[t].id);
 			rel(&c->tools[t].name);
 			rel(&c->tools[t].args);
 			rel(&c->tools[t].type);
 		}
+		free(c->tools);
+		free(c);
 	}
 	for (int i = 0; i < MAX_CHOICES * 4; i++) {
-		struct block *b = &a->blocks[i];
+		struct block *b = a->blocks[i];
+		if (!b)
+			continue;
 		rel(&b->type);
 		rel(&b->text);
 		rel(&b->id);
@@ -97,6 +105,7 @@ void asm_free(struct assembler *a)
 		rel(&b->input);
 		rel(&b->thinking);
 		rel(&b->signature);
+		free(b);
 	}
 	free(a);
 }
@@ -169,7 +178,9 @@ static void openai_chunk(struct assembler *a, const airi_value *r)
 		int k = idx_of(ch, MAX_CHOICES);
 		if (k < 0)
 			continue;
-		struct choice *c = &a->choices[k];
+		if (!a->choices[k] && !(a->choices[k] = calloc(1, sizeof(struct choice))))
+			continue;
+		struct choice *c = a->choices[k];
 		c->used = 1;
 		set(&c->finish, airi_value_get(ch, "finish_reason"));
 		app(&c->content, airi_value_get(ch, "text")); /* completions */
@@ -184,6 +195,9 @@ static void openai_chunk(struct assembler *a, const airi_value *r)
 			const airi_value *tc = airi_value_at(tcs, j);
 			int t = idx_of(tc, MAX_TOOLS);
 			if (t < 0)
+				continue;
+			if (!c->tools &&
+			    !(c->tools = calloc(MAX_TOOLS, sizeof(struct tool))))
 				continue;
 			struct tool *tl = &c->tools[t];
 			if (t + 1 > c->ntools)
@@ -213,7 +227,9 @@ static void anthropic_event(struct assembler *a, const airi_value *r)
 		int k = idx_of(r, MAX_CHOICES * 4);
 		if (k < 0)
 			return;
-		struct block *b = &a->blocks[k];
+		if (!a->blocks[k] && !(a->blocks[k] = calloc(1, sizeof(struct block))))
+			return;
+		struct block *b = a->blocks[k];
 		b->used = 1;
 		const airi_value *cb = airi_value_get(r, "content_block");
 		if (cb) {
@@ -318,8 +334,8 @@ char *asm_output(struct assembler *a, size_t *len)
 		airi__jw_key(&w, "content");
 		airi__jw_arr(&w);
 		for (int i = 0; i < MAX_CHOICES * 4; i++) {
-			struct block *b = &a->blocks[i];
-			if (!b->used)
+			struct block *b = a->blocks[i];
+			if (!b || !b->used)
 				continue;
 			airi__jw_obj(&w);
 			if (b->id.n)
@@ -377,8 +393,8 @@ char *asm_output(struct assembler *a, size_t *len)
 	airi__jw_key(&w, "choices");
 	airi__jw_arr(&w);
 	for (int i = 0; i < MAX_CHOICES; i++) {
-		struct choice *c = &a->choices[i];
-		if (!c->used)
+		struct choice *c = a->choices[i];
+		if (!c || !c->used)
 			continue;
 		airi__jw_obj(&w);
 		kbuf(&w, "finish_reason", &c->finish);
