@@ -274,6 +274,11 @@ AIRI_API void airi_store_close(airi_store *s);
  * else $HOME/.local/share/airi/airi.db. Free with free(). */
 AIRI_API char *airi_store_default_location(void);
 
+/* Bulk imports: lets the store use up to `mib` MiB of page cache for this
+ * handle (the default is 64), which keeps a large import from re-reading
+ * and re-writing pages. 0 or a failure changes nothing. */
+AIRI_API int airi_store_set_cache(airi_store *s, unsigned mib);
+
 /* Explicit transactions group many records into one durable commit
  * (all-or-nothing). Without them every airi_store_record() commits alone. */
 AIRI_API int airi_store_begin(airi_store *s, airi_error *err);

@@ -149,6 +149,13 @@ void airi_store_close(airi_store *s)
 	free(s);
 }
 
+int airi_store_set_cache(airi_store *s, unsigned mib)
+{
+	if (!s || !mib || !s->ops->set_cache)
+		return 0;
+	return s->ops->set_cache(s->impl, mib);
+}
+
 int airi_store_begin(airi_store *s, airi_error *err)
 {
 	int rc;

@@ -83,6 +83,7 @@ struct airi__store_ops {
 			      airi_error *err);
 	int (*checkpoint_latest)(void *impl, uint64_t *size, char **note,
 				 airi_error *err);
+	int (*set_cache)(void *impl, unsigned mib);
 	/* small settings (the log's origin) */
 	int (*setting_get)(void *impl, const char *key, char **value,
 			   airi_error *err);

@@ -790,6 +790,16 @@ static int sq_checkpoint_latest(void *impl, uint64_t *size, char **note,
 	return ret;
 }
 
+static int sq_set_cache(void *impl, unsigned mib)
+{
+	sq *q = impl;
+	char sql[64];
+	snprintf(sql, sizeof(sql), "PRAGMA cache_size=-%u", mib * 1024u);
+	return sqlite3_exec(q->db, sql, NULL, NULL, NULL) == SQLITE_OK
+		       ? 0
+		       : AIRI_ESTORE;
+}
+
 static int sq_setting_get(void *impl, const char *key, char **value,
 			  airi_error *err)
 {
@@ -850,5 +860,6 @@ const struct airi__store_ops airi__sqlite_ops = {
 	.setting_get = sq_setting_get,
 	.setting_put = sq_setting_put,
 	.nodes_get = sq_nodes_get,
+	.set_cache = sq_set_cache,
 	.set_log_index = sq_set_log_index,
 };

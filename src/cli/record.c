@@ -139,6 +139,8 @@ static int record_jsonl(struct args *a, const char *path)
 		free(loc);
 		return status;
 	}
+	/* a bulk import may use more page cache (bounded: 512 MiB) */
+	airi_store_set_cache(s, 512);
 	ssize_t got;
 	while (!status && (got = getline(&line, &linecap, in)) > 0) {
 		size_t start = pos;
