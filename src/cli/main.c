@@ -84,6 +84,10 @@ static const struct opt proxy_opts[] = {
 	{"connect-timeout", 1, "seconds to connect to the upstream (default 10)"},
 	{"idle-timeout", 1, "seconds without upstream data before giving up (default 300)"},
 	{0}};
+static const struct opt env_opts[] = {
+	COMMON_OPTS, {"json", 0, "print the section as canonical JSON"},
+	{"var", 1, "comma-separated extra environment variables to record (never secrets)"},
+	{0}};
 static const struct opt consistency_opts[] = {
 	COMMON_OPTS, {"store", 1, "store location"}, {0}};
 
@@ -160,6 +164,11 @@ const struct cmd cli_commands[] = {
 	 "paths are passed through unrecorded. GET /airi/v1/runs/ID returns a\n"
 	 "recorded manifest; GET /airi/v1/health the counters. SIGTERM or\n"
 	 "SIGINT stops accepting, finishes the calls in flight and exits 0."},
+	{"env", cmd_env, env_opts, "airi env [--json] [--var NAME,...]",
+	 "Print a ready environment section: OS, kernel, C library, CPU and its "
+	 "numeric features, memory, GPUs (NVML), allowlisted variables.",
+	 "Only stable properties: equal machines give equal digests. GPUs are\n"
+	 "read through libnvidia-ml.so.1 when it can be loaded."},
 	{"help", cmd_help, no_opts, "airi help [COMMAND]",
 	 "Show help for airi or for one command.", NULL},
 	{"version", cmd_version, no_opts, "airi version",
