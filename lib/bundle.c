@@ -17,15 +17,7 @@
 
 static int in_list(const char *list, const char *name)
 {
-	size_t n = strlen(name);
-	for (const char *p = list; p && *p;) {
-		const char *c = strchr(p, ',');
-		size_t len = c ? (size_t)(c - p) : strlen(p);
-		if (len == n && !strncmp(p, name, n))
-			return 1;
-		p = c ? c + 1 : NULL;
-	}
-	return 0;
+	return airi__name_listed(list, name, strlen(name));
 }
 
 static void disclosed(airi__jw *w, const airi_digest *d, const airi_value *v,

@@ -141,6 +141,9 @@ void airi__jw_raw(airi__jw *w, const char *s, size_t n);
 /* Returns the text (caller frees) or NULL on failure. */
 char *airi__jw_finish(airi__jw *w, size_t *len);
 
+/* True when `name` (n bytes) is one of the comma-separated names. */
+int airi__name_listed(const char *list, const char *name, size_t n);
+
 /* ---- time --------------------------------------------------------------- */
 
 /* Parses an RFC 3339 date-time into Unix milliseconds. 0 on success. */

@@ -282,6 +282,38 @@ int airi_store_log_entry(airi_store *s, const airi_digest *run,
 	return rc;
 }
 
+/* Runs a proof construction twice: once to plan which stored nodes it
+ * needs, then (after one query for all of them) to compute it. */
+typedef int (*proof_fn)(airi__node_fn get, void *ctx, uint64_t a, uint64_t b,
+			unsigned char (*proof)[AIRI_HASH_SIZE], size_t *n);
+
+static int prove(airi_store *s, proof_fn fn, uint64_t a, uint64_t b,
+		 size_t max, unsigned char (**proof)[AIRI_HASH_SIZE], size_t *n,
+		 airi_error *err)
+{
+	int rc;
+	unsigned char (*p)[AIRI_HASH_SIZE] = calloc(max, AIRI_HASH_SIZE);
+	struct node_ctx *c = calloc(1, sizeof(*c));
+	if (!p || !c) {
+		free(p);
+		free(c);
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	}
+	c->s = s;
+	c->err = err;
+	c->planning = 1;
+	if (!(rc = fn(plan_or_lookup, c, a, b, p, n)) && !(rc = load_plan(c)))
+		rc = fn(plan_or_lookup, c, a, b, p, n);
+	free(c->hash);
+	free(c);
+	if (rc) {
+		free(p);
+		return rc;
+	}
+	*proof = p;
+	return 0;
+}
+
 int airi_store_log_inclusion(airi_store *s, uint64_t index, uint64_t size,
 			     unsigned char (**proof)[AIRI_HASH_SIZE],
 			     size_t *n, airi_error *err)
@@ -297,28 +329,7 @@ int airi_store_log_inclusion(airi_store *s, uint64_t index, uint64_t size,
 				 (unsigned long long)index,
 				 (unsigned long long)size,
 				 (unsigned long long)have);
-	unsigned char (*p)[AIRI_HASH_SIZE] = calloc(64, AIRI_HASH_SIZE);
-	struct node_ctx *c = calloc(1, sizeof(*c));
-	if (!p || !c) {
-		free(p);
-		free(c);
-		return airi__err(err, AIRI_ENOMEM, "out of memory");
-	}
-	c->s = s;
-	c->err = err;
-	c->planning = 1;
-	if (!(rc = airi__merkle_inclusion(plan_or_lookup, c, index, size, p,
-					  n)) &&
-	    !(rc = load_plan(c)))
-		rc = airi__merkle_inclusion(plan_or_lookup, c, index, size, p, n);
-	free(c->hash);
-	free(c);
-	if (rc) {
-		free(p);
-		return rc;
-	}
-	*proof = p;
-	return 0;
+	return prove(s, airi__merkle_inclusion, index, size, 64, proof, n, err);
 }
 
 int airi_store_log_consistency(airi_store *s, uint64_t size1, uint64_t size2,
@@ -336,29 +347,8 @@ int airi_store_log_consistency(airi_store *s, uint64_t size1, uint64_t size2,
 				 (unsigned long long)size1,
 				 (unsigned long long)size2,
 				 (unsigned long long)have);
-	unsigned char (*p)[AIRI_HASH_SIZE] = calloc(130, AIRI_HASH_SIZE);
-	struct node_ctx *c = calloc(1, sizeof(*c));
-	if (!p || !c) {
-		free(p);
-		free(c);
-		return airi__err(err, AIRI_ENOMEM, "out of memory");
-	}
-	c->s = s;
-	c->err = err;
-	c->planning = 1;
-	if (!(rc = airi__merkle_consistency(plan_or_lookup, c, size1, size2, p,
-					    n)) &&
-	    !(rc = load_plan(c)))
-		rc = airi__merkle_consistency(plan_or_lookup, c, size1, size2, p,
-					      n);
-	free(c->hash);
-	free(c);
-	if (rc) {
-		free(p);
-		return rc;
-	}
-	*proof = p;
-	return 0;
+	return prove(s, airi__merkle_consistency, size1, size2, 130, proof, n,
+		     err);
 }
 
 int airi_store_checkpoint(airi_store *s, const airi_key *signer,

@@ -554,18 +554,6 @@ void airi__output_summary(const airi_manifest *m, char *out, size_t cap)
 
 /* ---- salting ------------------------------------------------------------ */
 
-static int name_listed(const char *list, const char *name, size_t n)
-{
-	for (const char *p = list; p && *p;) {
-		const char *c = strchr(p, ',');
-		size_t len = c ? (size_t)(c - p) : strlen(p);
-		if (len == n && !strncmp(p, name, n))
-			return 1;
-		p = c ? c + 1 : NULL;
-	}
-	return 0;
-}
-
 static int salted(airi__jw *w, const airi_value *v)
 {
 	unsigned char salt[32];
@@ -618,13 +606,13 @@ int airi_manifest_salt(const airi_manifest *m, const char *names, char **out,
 				size_t sn;
 				const char *sk = airi_value_key_at(v, j, &sn);
 				airi__jw_keyn(&w, sk, sn);
-				if (name_listed(names, sk, sn))
+				if (airi__name_listed(names, sk, sn))
 					rc = salted(&w, airi_value_at(v, j));
 				else
 					airi__jw_value(&w, airi_value_at(v, j));
 			}
 			airi__jw_end_obj(&w);
-		} else if (v == m->output && name_listed(names, "output", 6)) {
+		} else if (v == m->output && airi__name_listed(names, "output", 6)) {
 			rc = salted(&w, v);
 		} else {
 			airi__jw_value(&w, v);

@@ -547,24 +547,34 @@ static int get_parsed(airi_store *s, const airi_digest *d, char **body,
 	return 0;
 }
 
+/* The digest named by a string value of a stored object; tmp receives its
+ * text. AIRI_ECORRUPT when it is not a digest. */
+static int value_digest(const airi_value *v, airi_digest *d, char tmp[80],
+			airi_error *err)
+{
+	size_t n;
+	const char *p = airi_value_string(v, &n);
+	if (!p || n >= 80)
+		return airi__err(err, AIRI_ECORRUPT,
+				 "stored object refers to a malformed digest");
+	memcpy(tmp, p, n);
+	tmp[n] = 0;
+	if (airi_digest_parse(tmp, d))
+		return airi__err(err, AIRI_ECORRUPT,
+				 "stored object refers to a malformed digest");
+	return 0;
+}
+
 static int get_into(airi_store *s, const airi_value *digest_str,
 		    airi__buf *b, airi_error *err)
 {
 	airi_digest d;
 	char tmp[80];
-	size_t n;
-	const char *p = airi_value_string(digest_str, &n);
 	char *body = NULL;
 	size_t bn;
 	int rc;
-	if (!p || n >= sizeof(tmp))
-		return airi__err(err, AIRI_ECORRUPT,
-				 "stored object refers to a malformed digest");
-	memcpy(tmp, p, n);
-	tmp[n] = 0;
-	if (airi_digest_parse(tmp, &d))
-		return airi__err(err, AIRI_ECORRUPT,
-				 "stored object refers to a malformed digest");
+	if ((rc = value_digest(digest_str, &d, tmp, err)))
+		return rc;
 	if ((rc = s->ops->get_object(s->impl, &d, &body, &bn, err))) {
 		if (rc == AIRI_ENOTFOUND)
 			return airi__err(err, AIRI_ECORRUPT,
@@ -612,18 +622,8 @@ int airi_store_fetch(airi_store *s, const airi_digest *run,
 	{
 		airi_digest cd;
 		char tmp[80];
-		size_t n;
-		const char *p = airi_value_string(cid, &n);
-		if (!p || n >= sizeof(tmp)) {
-			rc = airi__err(err, AIRI_ECORRUPT, "bad run object");
+		if ((rc = value_digest(cid, &cd, tmp, err)))
 			goto done;
-		}
-		memcpy(tmp, p, n);
-		tmp[n] = 0;
-		if (airi_digest_parse(tmp, &cd)) {
-			rc = airi__err(err, AIRI_ECORRUPT, "bad run object");
-			goto done;
-		}
 		if ((rc = get_parsed(s, &cd, &cbody, &cn, &cdoc, err))) {
 			if (rc == AIRI_ENOTFOUND)
 				rc = airi__err(err, AIRI_ECORRUPT,
@@ -658,20 +658,13 @@ int airi_store_fetch(airi_store *s, const airi_digest *run,
 			goto done;
 	}
 	if (airi_value_get(r, "trajectory")) {
-		const airi_value *tid = airi_value_get(r, "trajectory");
 		airi_digest td;
 		char tmp[80];
-		size_t n;
-		const char *p = airi_value_string(tid, &n);
-		if (!p || n >= sizeof(tmp)) {
-			rc = airi__err(err, AIRI_ECORRUPT, "bad run object");
+		if ((rc = value_digest(airi_value_get(r, "trajectory"), &td, tmp,
+				       err)))
 			goto done;
-		}
-		memcpy(tmp, p, n);
-		tmp[n] = 0;
-		if (airi_digest_parse(tmp, &td) ||
-		    (rc = get_parsed(s, &td, &tbody, &tn, &tdoc, err))) {
-			if (!rc || rc == AIRI_ENOTFOUND)
+		if ((rc = get_parsed(s, &td, &tbody, &tn, &tdoc, err))) {
+			if (rc == AIRI_ENOTFOUND)
 				rc = airi__err(err, AIRI_ECORRUPT,
 					       "trajectory object %s is "
 					       "missing",

@@ -324,6 +324,18 @@ char *airi__jw_finish(airi__jw *w, size_t *len)
 	return airi__buf_detach(&w->b, len);
 }
 
+int airi__name_listed(const char *list, const char *name, size_t n)
+{
+	for (const char *p = list; p && *p;) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		if (len == n && !strncmp(p, name, n))
+			return 1;
+		p = c ? c + 1 : NULL;
+	}
+	return 0;
+}
+
 /* ---- time --------------------------------------------------------------- */
 
 static int digits(const char *s, size_t n, int *out)
