@@ -115,6 +115,7 @@ char *cli_key_location(const struct args *a);
 airi_key *cli_signer(const struct args *a, int required, int *status);
 int cmd_proxy(struct args *a);
 int cmd_env(struct args *a);
+int cmd_digest(struct args *a);
 /* True for variable names that look like secrets (KEY, TOKEN, ...). */
 int cli_secret_name(const char *name);
 int cmd_help(struct args *a);

@@ -88,6 +88,11 @@ static const struct opt env_opts[] = {
 	COMMON_OPTS, {"json", 0, "print the section as canonical JSON"},
 	{"var", 1, "comma-separated extra environment variables to record (never secrets)"},
 	{0}};
+static const struct opt digest_opts[] = {
+	COMMON_OPTS, {"json", 0, "print model section fragments as JSON"},
+	{"cache", 1, "digest cache file (default: $XDG_CACHE_HOME/airi/digests.db)"},
+	{"no-cache", 0, "neither read nor write the digest cache"},
+	{0}};
 static const struct opt consistency_opts[] = {
 	COMMON_OPTS, {"store", 1, "store location"}, {0}};
 
@@ -164,6 +169,15 @@ const struct cmd cli_commands[] = {
 	 "paths are passed through unrecorded. GET /airi/v1/runs/ID returns a\n"
 	 "recorded manifest; GET /airi/v1/health the counters. SIGTERM or\n"
 	 "SIGINT stops accepting, finishes the calls in flight and exits 0."},
+	{"digest", cmd_digest, digest_opts,
+	 "airi digest model [--json] [--no-cache | --cache PATH] PATH...",
+	 "Identify model weights by content: SHA-256 of a file, or of a "
+	 "directory's files by name.",
+	 "A file's digest is the plain SHA-256 of its bytes (Hugging Face LFS\n"
+	 "sha256, Ollama blob digests). Files are hashed on all cores; a cache\n"
+	 "keyed by device, inode, size and mtime makes unchanged files instant.\n"
+	 "GGUF and safetensors headers are read (architecture, parameters,\n"
+	 "quantization, tokenizer and chat template digests)."},
 	{"env", cmd_env, env_opts, "airi env [--json] [--var NAME,...]",
 	 "Print a ready environment section: OS, kernel, C library, CPU and its "
 	 "numeric features, memory, GPUs (NVML), allowlisted variables.",
