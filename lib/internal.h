@@ -192,4 +192,29 @@ int airi__checkpoint_parse(const char *note, size_t len, airi_checkpoint *out,
 int airi__verr(airi_error *err, const char *reason, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* ---- model file headers (modelfmt.c) ----------------------------------- */
+
+/* data/len: the whole file (mmapped by the caller). Each appends one JSON
+ * object describing the file's header to out (members in sorted order; the
+ * caller re-parses it) and returns 0, or AIRI_EINVAL with err->message
+ * naming the problem and its byte offset (out is then left unchanged).
+ * Hostile input is expected: every read is bounds-checked, counts are
+ * capped (1,000,000 entries / tensors, 64 MiB strings, 100 MiB safetensors
+ * headers) and nothing is allocated beyond what the file can hold.
+ *
+ * GGUF (versions 2 and 3): format, version, tensors, parameters,
+ * architecture, name, file_type, quantization (llama.cpp's name of
+ * file_type), context_length, tokenizer_digest (SHA-256 of the raw bytes of
+ * every tokenizer.ggml.* entry, key, type and value, in file order) and
+ * chat_template_digest (SHA-256 of the tokenizer.chat_template string);
+ * members whose keys are absent are left out. Numbers above 2^53 are
+ * written as decimal strings.
+ *
+ * safetensors: format, tensors, parameters, dtypes ({dtype: count}) and
+ * metadata (the __metadata__ object, when present). */
+int airi__gguf_info(const unsigned char *data, size_t len, airi__buf *out,
+		    airi_error *err);
+int airi__safetensors_info(const unsigned char *data, size_t len,
+			   airi__buf *out, airi_error *err);
+
 #endif /* AIRI_INTERNAL_H */
