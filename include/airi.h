@@ -229,6 +229,34 @@ AIRI_API int airi_manifest_salt(const airi_manifest *m, const char *names,
 AIRI_API int airi_manifest_canon(const airi_manifest *m, char **out,
 				 size_t *len);
 
+/* ---- building a run from code -------------------------------------------- */
+
+/* For applications that call models in-process: collect the parts of a
+ * manifest as JSON texts while the run happens, then finish it into a
+ * manifest (whose identities are then known) to record or print. Each
+ * setter checks its JSON at once (err names the place in that text).
+ * Not thread-safe per builder. Free with airi_run_free(). */
+typedef struct airi_run airi_run;
+
+AIRI_API int airi_run_new(airi_run **out);
+AIRI_API void airi_run_free(airi_run *r);
+/* Sets section `name` (^[a-z][a-z0-9_]{0,63}$) to the JSON value in
+ * `json`, replacing an earlier value of that section. */
+AIRI_API int airi_run_set_section(airi_run *r, const char *name,
+				  const char *json, airi_error *err);
+/* Appends one trajectory step. */
+AIRI_API int airi_run_add_step(airi_run *r, const char *json,
+			       airi_error *err);
+AIRI_API int airi_run_set_output(airi_run *r, const char *json,
+				 airi_error *err);
+/* Sets meta (a JSON object). */
+AIRI_API int airi_run_set_meta(airi_run *r, const char *json,
+			       airi_error *err);
+/* Builds the manifest; the builder can be freed afterwards. Free *out
+ * with airi_manifest_free(). */
+AIRI_API int airi_run_finish(const airi_run *r, airi_manifest **out,
+			     airi_error *err);
+
 /* ---- completeness check ------------------------------------------------- */
 
 typedef enum airi_verdict {
