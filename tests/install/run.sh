@@ -20,7 +20,8 @@ bad=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep -v '^airi_' | grep -
 [ -f "$p/include/airi.h" ] && echo "ok airi.h installed" || fail "airi.h"
 pc=$(dirname "$lib")/pkgconfig
 [ -f "$pc/airi.pc" ] || fail "airi.pc"
-PKG_CONFIG_PATH=$pc cc -Wall -Wextra -Werror -o "$p/instrument" "$src/examples/instrument.c" \
+# shellcheck disable=SC2086
+PKG_CONFIG_PATH=$pc cc -Wall -Wextra -Werror ${AIRI_EXAMPLE_CFLAGS:-} -o "$p/instrument" "$src/examples/instrument.c" \
 	$(PKG_CONFIG_PATH=$pc pkg-config --cflags --libs airi) || fail "compile with pkg-config"
 echo "ok compiled with pkg-config"
 id=$(LD_LIBRARY_PATH=$(dirname "$lib") "$p/instrument" "$p/s.db") || fail "instrument failed"
