@@ -99,6 +99,8 @@ struct call {
 	int replied;     /* the reply to the client is complete */
 	int bind_key;    /* the run key was handed out: bind it to the run */
 	struct event *probe; /* notices a client that left before any reply */
+	struct event *resume; /* unpauses the upstream once the client drains */
+	int paused;
 	int held_done; /* a "data: [DONE]" event is being held back */
 	struct assembler *as;
 	char run_key[40];
@@ -130,6 +132,8 @@ static void call_free(struct call *c)
 		c->next->prev = c->prev;
 	if (c->probe)
 		event_free(c->probe);
+	if (c->resume)
+		event_free(c->resume);
 	/* keep-alive connections outlive calls: unhook from this one */
 	if (c->conn && !c->conn_closed)
 		evhttp_connection_set_closecb(c->conn, NULL, NULL);
@@ -565,10 +569,53 @@ static void start_stream(struct call *c)
 	c->started = 1;
 }
 
+/*
+ * Flow control towards slow clients: when more than CLIENT_BACKLOG bytes
+ * of a stream wait in the client's output buffer, the upstream transfer is
+ * paused (libcurl delivers the same bytes again when resumed) and a timer
+ * resumes it once the client has drained below half of that. Memory per
+ * stream is then bounded whatever the upstream's speed.
+ */
+#define CLIENT_BACKLOG ((size_t)1 << 20)
+
+static size_t client_backlog(struct call *c)
+{
+	if (c->client_gone || c->conn_closed || !c->conn)
+		return 0;
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
+	return bev ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+static void on_resume(evutil_socket_t fd, short what, void *arg)
+{
+	struct call *c = arg;
+	(void)fd;
+	(void)what;
+	if (!c->paused || !c->easy)
+		return;
+	if (client_backlog(c) > CLIENT_BACKLOG / 2) {
+		struct timeval tv = {0, 20000};
+		evtimer_add(c->resume, &tv);
+		return;
+	}
+	c->paused = 0;
+	curl_easy_pause(c->easy, CURLPAUSE_CONT);
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
 	struct call *c = arg;
 	size_t len = size * n;
+	if (c->streaming && c->started && client_backlog(c) > CLIENT_BACKLOG) {
+		if (!c->resume)
+			c->resume = evtimer_new(c->px->base, on_resume, c);
+		if (c->resume) {
+			struct timeval tv = {0, 20000};
+			c->paused = 1;
+			evtimer_add(c->resume, &tv);
+			return CURL_WRITEFUNC_PAUSE;
+		}
+	}
 	if (!c->t_first)
 		c->t_first = now_ms();
 	if (!c->headers_done) {
