@@ -446,7 +446,7 @@ static int sq_list(void *impl, const airi_filter *f, airi_run_fn fn,
 	sqlite3_stmt *st = NULL;
 	airi_digest lo, hi;
 	size_t nib;
-	int rc, ret = 0, idx = 1;
+	int rc, ret = 0;
 	airi__buf_init(&sql);
 	airi__buf_adds(&sql, "SELECT id, conditions, recorded_ms, time_ms, "
 			     "model, resolved, summary FROM runs WHERE 1");
@@ -463,7 +463,6 @@ static int sq_list(void *impl, const airi_filter *f, airi_run_fn fn,
 	airi__buf_adds(&sql, " ORDER BY time_ms DESC, seq DESC");
 	if (f->limit)
 		airi__buf_adds(&sql, " LIMIT ?6");
-	(void)idx;
 	if (sql.failed || sqlite3_prepare_v2(q->db, sql.p, -1, &st, NULL) !=
 				  SQLITE_OK) {
 		airi__buf_release(&sql);

@@ -52,9 +52,12 @@ int cli_opt(const struct args *a, const char *name);
 const char *cli_val(const struct args *a, const char *name);
 void cli_usage(const struct cmd *c, FILE *f);
 
-/* Reads a whole file ("-" or NULL: standard input). On failure prints a
- * message and returns -1; *len and *data set on success (free(data)). */
+/* Reads a whole file ("-" or NULL: standard input), NUL-terminated (the
+ * NUL is not counted in *len). On failure prints a message and returns
+ * -1; *len and *data set on success (free(data)). */
 int cli_read(const char *path, char **data, size_t *len);
+/* Creates the missing directories above a file path, mode 0700. */
+void cli_make_parent(const char *path);
 /* Like cli_read, but maps regular files (zero copy); release with
  * cli_unmap(data, len, mapped). */
 int cli_map(const char *path, char **data, size_t *len, int *mapped);
@@ -84,7 +87,6 @@ int cli_is_file(const char *arg);
 /* A string value as a NUL-terminated string (copied into one of a few
  * rotating static buffers, cut at 1023 bytes): for labels, not content. */
 const char *cli_s(const airi_value *v);
-void cli_short(const airi_digest *d, char out[16]);
 int cli_write(const void *p, size_t n);
 
 /* Pretty-prints a value with 2-space indentation (keys in canonical

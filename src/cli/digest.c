@@ -70,18 +70,7 @@ static sqlite3 *cache_open(const struct args *a)
 	}
 	if (!path)
 		return NULL;
-	char *dir = strdup(path), *slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		for (char *p = dir + 1; *p; p++)
-			if (*p == '/') {
-				*p = 0;
-				mkdir(dir, 0700);
-				*p = '/';
-			}
-		mkdir(dir, 0700);
-	}
-	free(dir);
+	cli_make_parent(path);
 	sqlite3 *db = NULL;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 						 SQLITE_OPEN_FULLMUTEX,

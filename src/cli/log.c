@@ -4,43 +4,26 @@
  */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-int airi__rfc3339_parse(const char *s, size_t n, int64_t *ms);
-void airi__rfc3339_format(int64_t ms, char out[32]);
-
 struct log_ctx {
 	int json;
 	size_t n;
 };
 
+/* A JSON string in canonical form (the library's writer). */
 static void json_str(const char *s)
 {
-	putchar('"');
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", stdout);
-		else if (c == '\t')
-			fputs("\\t", stdout);
-		else if (c == '\r')
-			fputs("\\r", stdout);
-		else if (c == '\b')
-			fputs("\\b", stdout);
-		else if (c == '\f')
-			fputs("\\f", stdout);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
+	airi__buf b;
+	airi__buf_init(&b);
+	airi__canon_string(&b, s ? s : "", s ? strlen(s) : 0);
+	cli_write(b.p ? b.p : "\"\"", b.p ? b.n : 2);
+	airi__buf_release(&b);
 }
 
 static void fmt_time(int64_t ms, char out[32])

@@ -65,13 +65,8 @@ airi_key *cli_signer(const struct args *a, int required, int *status)
 		free(path);
 		return NULL;
 	}
-	char *z = realloc(text, len + 1);
-	if (z) {
-		text = z;
-		text[len] = 0;
-	}
-	if (!z || airi_key_parse(text, &k, &err)) {
-		cli_errorf("%s: %s", path, z ? err.message : "out of memory");
+	if (airi_key_parse(text, &k, &err)) {
+		cli_errorf("%s: %s", path, err.message);
 		*status = EXIT_DATAERR;
 	} else if (!airi_key_can_sign(k)) {
 		cli_errorf("%s: is a verifier key, not a signing key", path);
@@ -104,14 +99,6 @@ static airi_key *verifier_arg(const char *arg, int *status)
 			*status = EXIT_NOINPUT;
 			return NULL;
 		}
-		char *z = realloc(text, len + 1);
-		if (!z) {
-			free(text);
-			*status = EXIT_TROUBLE;
-			return NULL;
-		}
-		text = z;
-		text[len] = 0;
 	}
 	if (airi_key_parse(text ? text : arg, &k, &err)) {
 		cli_errorf("E-key: %s", err.message);
@@ -153,18 +140,7 @@ int cmd_key(struct args *a)
 	}
 	/* the directory is private, the file 0600, never overwritten
 	 * unless --force */
-	char *dir = strdup(path), *slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		for (char *p = dir + 1; *p; p++)
-			if (*p == '/') {
-				*p = 0;
-				mkdir(dir, 0700);
-				*p = '/';
-			}
-		mkdir(dir, 0700);
-	}
-	free(dir);
+	cli_make_parent(path);
 	int flags = O_WRONLY | O_CREAT | O_CLOEXEC |
 		    (cli_opt(a, "force") ? O_TRUNC : O_EXCL);
 	int fd = open(path, flags, 0600);

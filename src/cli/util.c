@@ -268,9 +268,35 @@ int cli_read(const char *path, char **data, size_t *len)
 	}
 	if (fd)
 		close(fd);
+	if (n == cap) { /* room for the terminating NUL */
+		char *nb = realloc(buf, cap + 1);
+		if (!nb) {
+			cli_errorf("%s: out of memory", cli_name(path));
+			free(buf);
+			return -1;
+		}
+		buf = nb;
+	}
+	buf[n] = 0;
 	*data = buf;
 	*len = n;
 	return 0;
+}
+
+void cli_make_parent(const char *path)
+{
+	char *dir = strdup(path), *slash = dir ? strrchr(dir, '/') : NULL;
+	if (slash && slash != dir) {
+		*slash = 0;
+		for (char *p = dir + 1; *p; p++)
+			if (*p == '/') {
+				*p = 0;
+				mkdir(dir, 0700);
+				*p = '/';
+			}
+		mkdir(dir, 0700);
+	}
+	free(dir);
 }
 
 int cli_map(const char *path, char **data, size_t *len, int *mapped)
@@ -384,14 +410,6 @@ int cli_load_run(const struct args *a, const char *what, airi_store **store,
 		return rc == AIRI_EINVAL ? EXIT_USAGE : EXIT_TROUBLE;
 	}
 	return 0;
-}
-
-void cli_short(const airi_digest *d, char out[16])
-{
-	char full[AIRI_DIGEST_STRLEN];
-	airi_digest_format(d, full);
-	memcpy(out, full + 7, 12);
-	out[12] = 0;
 }
 
 int cli_write(const void *p, size_t n)

@@ -65,7 +65,6 @@ struct proxy {
 	int group_idle;
 	struct call *live; /* calls in flight, for run-key lookups */
 	airi_store *reader; /* lookups from the loop thread */
-	char *upstream;
 	int stamp;
 	size_t max_body;
 	long connect_timeout, idle_timeout;
@@ -1298,7 +1297,6 @@ int cmd_proxy(struct args *a)
 		memset(&px.routes[px.nroutes], 0, sizeof(*nr));
 		px.routes[px.nroutes++].upstream = trim_slash(up);
 	}
-	px.upstream = strdup(px.routes[px.nroutes - 1].upstream);
 	px.stamp = !cli_opt(a, "no-stamp");
 	px.ca_file = cli_val(a, "upstream-ca");
 	if (px.ca_file && access(px.ca_file, R_OK)) {
@@ -1340,7 +1338,6 @@ int cmd_proxy(struct args *a)
 	if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
 	    (port = atoi(colon + 1)) <= 0 || port > 65535) {
 		cli_errorf("proxy: --listen wants HOST:PORT, not \"%s\"", listen);
-		free(px.upstream);
 		return EXIT_USAGE;
 	}
 	memcpy(host, listen, (size_t)(colon - listen));
@@ -1348,7 +1345,6 @@ int cmd_proxy(struct args *a)
 
 	airi_store *ws = cli_store(a, AIRI_STORE_CREATE, &status);
 	if (!ws) {
-		free(px.upstream);
 		return status;
 	}
 	px.reader = cli_store(a, 0, &status);
@@ -1356,7 +1352,6 @@ int cmd_proxy(struct args *a)
 	if (status || !px.reader) {
 		airi_store_close(ws);
 		airi_store_close(px.reader);
-		free(px.upstream);
 		return status ? status : EXIT_TROUBLE;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -1460,6 +1455,5 @@ routes_fail:
 		free(px.routes[i].upstream);
 	}
 	free(px.routes);
-	free(px.upstream);
 	return status;
 }
