@@ -64,7 +64,10 @@ int main(int argc, char **argv)
 		airi_digest d;
 		memset(&d, 0, sizeof(d));
 		memcpy(d.bytes, &i, sizeof(i));
-		if (airi__log_append(s, &d, 1764316800000LL + (int64_t)i, &err))
+		uint64_t next;
+		if (airi__log_next(s, &next, &err) ||
+		    airi__log_append(s, next, &d, 1764316800000LL + (int64_t)i,
+				     &err))
 			goto fail;
 		appended++;
 	}

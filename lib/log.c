@@ -138,15 +138,12 @@ int airi__log_next(airi_store *s, uint64_t *index, airi_error *err)
 	return s->ops->log_size(s->impl, index, err);
 }
 
-int airi__log_append(airi_store *s, const airi_digest *run,
+int airi__log_append(airi_store *s, uint64_t index, const airi_digest *run,
 		     int64_t recorded_ms, airi_error *err)
 {
-	uint64_t index;
 	char entry[256], when[32], id[AIRI_DIGEST_STRLEN];
 	unsigned char cur[AIRI_HASH_SIZE], left[AIRI_HASH_SIZE];
 	int rc, n;
-	if ((rc = airi__log_next(s, &index, err)))
-		return rc;
 	airi__rfc3339_format(recorded_ms, when);
 	airi_digest_format(run, id);
 	/* canonical: members in sorted order, no escapes needed */

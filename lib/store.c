@@ -74,7 +74,7 @@ static int backfill_one(void *ctx, const airi_digest *d, int64_t ms)
 	if (!rc)
 		rc = s->ops->set_log_index(s->impl, d, index, c[1]);
 	if (!rc)
-		rc = airi__log_append(s, d, ms, c[1]);
+		rc = airi__log_append(s, index, d, ms, c[1]);
 	return rc;
 }
 
@@ -392,7 +392,8 @@ int airi_store_record(airi_store *s, const airi_manifest *m, int *created,
 	if (!rc && made)
 		rc = record_objects(s, m, err);
 	if (!rc && made)
-		rc = airi__log_append(s, &row.run, row.recorded_ms, err);
+		rc = airi__log_append(s, row.log_index, &row.run, row.recorded_ms,
+				      err);
 	free(mname);
 	free(mres);
 	if (own_tx) {

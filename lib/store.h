@@ -119,9 +119,9 @@ struct airi_store {
 /* Forgets the cached log state (at transaction boundaries). */
 void airi__log_uncache(airi_store *s);
 
-/* Appends a newly recorded run to the log (inside the caller's
- * transaction). */
-int airi__log_append(airi_store *s, const airi_digest *run,
+/* Appends a newly recorded run to the log as entry `index`, which the
+ * caller got from airi__log_next() (inside the caller's transaction). */
+int airi__log_append(airi_store *s, uint64_t index, const airi_digest *run,
 		     int64_t recorded_ms, airi_error *err);
 /* The index the next appended entry will get. */
 int airi__log_next(airi_store *s, uint64_t *index, airi_error *err);
