@@ -46,20 +46,9 @@ static int looks_like_digest(const airi_value *v)
 }
 
 /* A salted section is judged by the value inside it. */
-static const airi_value *unsalt(const airi_value *v)
-{
-	size_t n;
-	const char *t = airi_value_string(airi_value_get(v, "type"), &n);
-	if (t && n == 13 && !memcmp(t, "airi.salted/1", 13) &&
-	    airi_value_get(v, "value"))
-		return airi_value_get(v, "value");
-	return v;
-}
-
 static const airi_value *section(const airi_manifest *m, const char *name)
 {
-	const airi_value *v = airi_manifest_section(m, name);
-	return v ? unsalt(v) : NULL;
+	return airi__unsalt(airi_manifest_section(m, name));
 }
 
 struct item {

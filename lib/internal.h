@@ -159,6 +159,9 @@ void airi__manifest_model(const airi_manifest *m, const char **name,
 			  size_t *resolved_len);
 /* Writes a short one-line summary of the output into out (NUL-terminated). */
 void airi__output_summary(const airi_manifest *m, char *out, size_t cap);
+/* The value inside a salted wrapper ({"salt","type":"airi.salted/1",
+ * "value"}), else v itself (NULL stays NULL). */
+const airi_value *airi__unsalt(const airi_value *v);
 /* Builds the canonical conditions / trajectory / run objects. */
 int airi__conditions_object(const airi_manifest *m, airi__buf *b);
 int airi__trajectory_object(const airi_manifest *m, airi__buf *b);

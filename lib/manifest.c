@@ -514,13 +514,8 @@ void airi__output_summary(const airi_manifest *m, char *out, size_t cap)
 	out[0] = 0;
 	if (!m->output || cap < 8)
 		return;
-	const airi_value *ov = m->output;
-	size_t tn;
-	const char *t = airi_value_string(airi_value_get(ov, "type"), &tn);
-	if (t && tn == 13 && !memcmp(t, "airi.salted/1", 13) &&
-	    airi_value_get(ov, "value"))
-		ov = airi_value_get(ov, "value"); /* not the salt */
-	const airi_value *s = first_string(ov, 0);
+	/* of a salted output, the value, not the salt */
+	const airi_value *s = first_string(airi__unsalt(m->output), 0);
 	if (!s) {
 		snprintf(out, cap, "%s",
 			 m->output->type == AIRI_NULL ? "(null)" : "(no text)");
@@ -553,6 +548,16 @@ void airi__output_summary(const airi_manifest *m, char *out, size_t cap)
 }
 
 /* ---- salting ------------------------------------------------------------ */
+
+const airi_value *airi__unsalt(const airi_value *v)
+{
+	size_t n;
+	const char *t = airi_value_string(airi_value_get(v, "type"), &n);
+	if (t && n == 13 && !memcmp(t, "airi.salted/1", 13) &&
+	    airi_value_get(v, "value"))
+		return airi_value_get(v, "value");
+	return v;
+}
 
 static int salted(airi__jw *w, const airi_value *v)
 {
