@@ -707,27 +707,27 @@ static int sort_members(parser *p, airi_value *obj)
 		}
 	}
 	if (dk) {
+		/* the message names the object (not "at"), so it is written
+		 * here rather than by fail_ptr() */
+		char ptr[512];
+		size_t kn = dk->u.s.n > 200 ? 200 : dk->u.s.n;
+		while (kn > 0 && kn < dk->u.s.n &&
+		       ((unsigned char)dk->u.s.p[kn] & 0xC0) == 0x80)
+			kn--; /* cut at a character boundary */
 		airi__buf kb;
 		airi__buf_init(&kb);
-		airi__canon_string(&kb, dk->u.s.p,
-				   dk->u.s.n > 200 ? 200 : dk->u.s.n);
-		/* the pointer names the object, so depth + 1 without key */
-		p->frames[p->depth + 1].is_obj = 1;
-		p->frames[p->depth + 1].key = NULL;
-		char ptr[512];
+		airi__canon_string(&kb, dk->u.s.p, kn);
 		build_pointer(p, p->depth, ptr, sizeof(ptr));
-		int rc = fail_ptr(p, dup, p->depth, "duplicate key %s in %s",
-				  kb.p ? kb.p : "?", ptr[0] ? ptr : "/");
-		/* the message already names the object */
+		airi__err(p->err, AIRI_EJSON, "duplicate key %s in %s",
+			  kb.p ? kb.p : "?", ptr[0] ? ptr : "the top-level object");
 		if (p->err) {
-			snprintf(p->err->message, sizeof(p->err->message),
-				 "duplicate key %s in %s", kb.p ? kb.p : "?",
-				 ptr[0] ? ptr : "the top-level object");
-			snprintf(p->err->pointer, sizeof(p->err->pointer),
-				 "%s", ptr);
+			snprintf(p->err->pointer, sizeof(p->err->pointer), "%s",
+				 ptr);
+			p->err->has_pointer = 1;
+			airi__err_at(p->err, (const char *)p->s, p->n, dup);
 		}
 		airi__buf_release(&kb);
-		return rc;
+		return AIRI_EJSON;
 	}
 	return 0;
 }
