@@ -417,37 +417,33 @@ int cmd_digest(struct args *a)
 			char hex[AIRI_DIGEST_STRLEN];
 			airi_digest total;
 			airi__buf_init(&b);
+			/* one pass: the listed files (with sizes) and, for a
+			 * directory, the object its digest is taken over
+			 * ({digest, name} sorted by name, spec appendix A) */
+			airi__buf dd;
+			airi__buf_init(&dd);
 			airi__buf_adds(&b, "{\"files\":[");
+			airi__buf_adds(&dd, "{\"files\":[");
 			for (size_t i = 0; i < l.n; i++) {
+				const char *sep = i ? "," : "";
 				airi_digest_format(&l.f[i].d, hex);
 				airi__buf_printf(&b, "%s{\"bytes\":%lld,\"digest\":\"%s\","
 						     "\"name\":",
-						 i ? "," : "",
-						 (long long)l.f[i].st.st_size, hex);
-				airi__canon_string(&b, l.f[i].name,
-						   strlen(l.f[i].name));
+						 sep, (long long)l.f[i].st.st_size, hex);
+				airi__buf_printf(&dd, "%s{\"digest\":\"%s\",\"name\":",
+						 sep, hex);
+				airi__canon_string(&b, l.f[i].name, strlen(l.f[i].name));
+				airi__canon_string(&dd, l.f[i].name, strlen(l.f[i].name));
 				airi__buf_addc(&b, '}');
+				airi__buf_addc(&dd, '}');
 			}
 			airi__buf_addc(&b, ']');
-			if (is_dir) {
-				/* digest over names and digests, sorted by name */
-				airi__buf dd;
-				airi__buf_init(&dd);
-				airi__buf_adds(&dd, "{\"files\":[");
-				for (size_t i = 0; i < l.n; i++) {
-					airi_digest_format(&l.f[i].d, hex);
-					airi__buf_printf(&dd, "%s{\"digest\":\"%s\",\"name\":",
-							 i ? "," : "", hex);
-					airi__canon_string(&dd, l.f[i].name,
-							   strlen(l.f[i].name));
-					airi__buf_addc(&dd, '}');
-				}
-				airi__buf_adds(&dd, "],\"type\":\"airi.modeldir/1\"}");
+			airi__buf_adds(&dd, "],\"type\":\"airi.modeldir/1\"}");
+			if (is_dir)
 				airi__digest_buf(&dd, &total);
-				airi__buf_release(&dd);
-			} else {
+			else
 				total = l.f[0].d;
-			}
+			airi__buf_release(&dd);
 			airi_digest_format(&total, hex);
 			airi__buf_printf(&b, ",\"weights_digest\":\"%s\"", hex);
 			/* header facts: of the single file, or of the first
