@@ -485,6 +485,112 @@ AIRI_API int airi_bundle_verify(const char *bundle, size_t len,
 				const airi_key *verifier, char **report,
 				size_t *report_len, airi_error *err);
 
+/* ---- What ran: environment, model weights, corpus state ---------------- */
+
+/* The `environment` section of this machine (docs/spec.md, appendix A):
+ * stable properties only, so equal machines give equal digests. `vars` is
+ * NULL or a comma-separated list of extra environment variable names to
+ * record when set; a name that looks like a secret (KEY, TOKEN, ...) is
+ * refused with AIRI_EINVAL. *out is canonical JSON, freed with free(). */
+AIRI_API int airi_environment(const char *vars, char **out, size_t *len,
+			      airi_error *err);
+
+/* A cache of file digests keyed by (device, inode, size, mtime, ctime);
+ * any change to a file misses. Digests of files written less than two
+ * seconds before they were read are not cached (a timestamp may not move
+ * on a rewrite that quick). path NULL: $XDG_CACHE_HOME/airi/digests.db or
+ * ~/.cache/airi/digests.db. Close with airi_digest_cache_close(). */
+typedef struct airi_digest_cache airi_digest_cache;
+AIRI_API int airi_digest_cache_open(const char *path, airi_digest_cache **out,
+				    airi_error *err);
+AIRI_API void airi_digest_cache_close(airi_digest_cache *c);
+
+/* The plain SHA-256 of a file's bytes (equal to sha256sum's). cache may be
+ * NULL; *cached (if not NULL) says whether it came from the cache. */
+AIRI_API int airi_digest_file(const char *path, airi_digest_cache *cache,
+			      airi_digest *out, int *cached, airi_error *err);
+
+typedef void (*airi_progress_fn)(void *ctx, uint64_t done, uint64_t total);
+typedef void (*airi_warn_fn)(void *ctx, const char *message);
+
+typedef struct airi_model_options {
+	airi_digest_cache *cache; /* NULL: no cache */
+	unsigned threads;         /* files hashed at once; 0: online cores */
+	airi_progress_fn progress; /* bytes hashed so far (any thread) */
+	void *progress_ctx;
+	airi_warn_fn warn; /* a GGUF/safetensors header that cannot be read */
+	void *warn_ctx;
+} airi_model_options;
+
+/* Identifies model weights by content: a file (its SHA-256) or a
+ * directory (a sharded checkpoint: the digest over its files' names and
+ * digests, docs/spec.md appendix A). *out is the `model` section fragment
+ * {"files":[{bytes,digest,name}...],"header":{...},"weights_digest":D}
+ * as canonical JSON (header facts of GGUF/safetensors files when present),
+ * freed with free(); *weights (if not NULL) receives D. opts may be NULL. */
+AIRI_API int airi_model_digest(const char *path, const airi_model_options *opts,
+			       airi_digest *weights, char **out, size_t *len,
+			       airi_error *err);
+
+/* The state of a retrieval corpus: a Merkle search tree over (document id,
+ * content digest) sorted by id (docs/spec.md, appendix B), plus the
+ * embedding model and chunking parameters when given. With a store the
+ * tree's nodes are kept there as objects, and the named corpus's latest
+ * state is remembered, so changing one document among a million rewrites a
+ * few nodes; without one (s NULL) only the state digest is computed.
+ * Usage: open, put/remove documents, commit; free. */
+typedef struct airi_corpus airi_corpus;
+/* Starts from the named corpus's latest state in s (empty when s is NULL,
+ * name is NULL or the corpus is new). Free with airi_corpus_free(). */
+AIRI_API int airi_corpus_open(airi_store *s, const char *name,
+			      airi_corpus **out, airi_error *err);
+AIRI_API void airi_corpus_free(airi_corpus *c);
+/* Drops every document of the starting state (the next puts are then the
+ * whole corpus). */
+AIRI_API void airi_corpus_clear(airi_corpus *c);
+/* Adds or replaces a document (id: any UTF-8 string). Each id may be put
+ * or removed once per commit: AIRI_EINVAL on a second time. */
+AIRI_API int airi_corpus_put(airi_corpus *c, const char *id, size_t idlen,
+			     const airi_digest *content, airi_error *err);
+/* Removes a document; AIRI_ENOTFOUND at commit if it is not there. */
+AIRI_API int airi_corpus_remove(airi_corpus *c, const char *id, size_t idlen,
+				airi_error *err);
+/* JSON texts (any value) for the embedding model's identity and the
+ * chunking parameters; NULL: none. Kept across commits until changed. */
+AIRI_API int airi_corpus_set_embedding(airi_corpus *c, const char *json,
+				       airi_error *err);
+AIRI_API int airi_corpus_set_chunking(airi_corpus *c, const char *json,
+				      airi_error *err);
+/* Applies the changes: *state receives the state digest (the value for a
+ * run's retrieval.index.state_digest), *root the documents tree root and
+ * *count the number of documents (each may be NULL). With a store, inside
+ * its transaction if one is open (else in its own), the nodes and the
+ * state object are written and the state becomes the corpus's latest. */
+AIRI_API int airi_corpus_commit(airi_corpus *c, airi_digest *state,
+				airi_digest *root, uint64_t *count,
+				airi_error *err);
+
+typedef enum {
+	AIRI_DOC_ADDED = 1,
+	AIRI_DOC_REMOVED = 2,
+	AIRI_DOC_CHANGED = 3
+} airi_doc_change;
+/* before/after: NULL for an added/removed document. Return non-zero to
+ * stop (returned as is). */
+typedef int (*airi_doc_fn)(void *ctx, airi_doc_change kind, const char *id,
+			   size_t idlen, const airi_digest *before,
+			   const airi_digest *after);
+/* Compares two corpus states kept in s (state digests, as from
+ * airi_corpus_commit), calling fn for each document added, removed or
+ * changed in id order; subtrees both states share are skipped.
+ * AIRI_ENOTFOUND if a state is not in the store. */
+AIRI_API int airi_corpus_diff(airi_store *s, const airi_digest *before,
+			      const airi_digest *after, airi_doc_fn fn,
+			      void *ctx, airi_error *err);
+/* The latest state of a named corpus: AIRI_ENOTFOUND if none. */
+AIRI_API int airi_corpus_latest(airi_store *s, const char *name,
+				airi_digest *state, airi_error *err);
+
 #ifdef __cplusplus
 }
 #endif

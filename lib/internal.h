@@ -220,4 +220,41 @@ int airi__gguf_info(const unsigned char *data, size_t len, airi__buf *out,
 int airi__safetensors_info(const unsigned char *data, size_t len,
 			   airi__buf *out, airi_error *err);
 
+/* ---- files by content (filedigest.c) ----------------------------------- */
+
+#include <sys/stat.h>
+
+struct airi__file {
+	char *path; /* as opened */
+	char *name; /* relative to the argument (for directories) */
+	struct stat st;
+	airi_digest d;
+	int64_t start_ns; /* when its read started */
+	int done, cached, error;
+	char errmsg[256];
+};
+
+struct airi__files {
+	struct airi__file *f;
+	size_t n, cap;
+};
+
+/* A file, or the regular files below a directory sorted by relative name
+ * (at most max; symlinks skipped). */
+int airi__files_collect(const char *path, size_t max, struct airi__files *l,
+			int *is_dir, airi_error *err);
+void airi__files_free(struct airi__files *l);
+/* Digests every file (cache hits first, the rest on up to `threads`
+ * threads, 0: the online cores); the first failure is returned. */
+int airi__files_hash(struct airi__file *files, size_t n,
+		     airi_digest_cache *cache, unsigned threads,
+		     airi_progress_fn progress, void *progress_ctx,
+		     airi_error *err);
+
+struct evp_md_st;
+const struct evp_md_st *airi__sha256(void);
+
+/* True for variable names that look like secrets (KEY, TOKEN, ...). */
+int airi__secret_name(const char *name);
+
 #endif /* AIRI_INTERNAL_H */

@@ -260,6 +260,30 @@ static int put_bytes(airi_store *s, const airi_digest *d, const char *p,
 	return 0;
 }
 
+int airi__store_put(airi_store *s, const airi_digest *d, const char *p,
+		    size_t n, airi_error *err)
+{
+	if (known_has(s, d))
+		return 0;
+	int rc = put_bytes(s, d, p, n, err);
+	if (!rc)
+		known_add(s, d);
+	return rc;
+}
+
+int airi__store_setting(airi_store *s, const char *key, char **value,
+			airi_error *err)
+{
+	int rc = pend_flush(s, err);
+	return rc ? rc : s->ops->setting_get(s->impl, key, value, err);
+}
+
+int airi__store_set_setting(airi_store *s, const char *key, const char *value,
+			    airi_error *err)
+{
+	return s->ops->setting_put(s->impl, key, value, err);
+}
+
 static int put_value(airi_store *s, const airi_value *v, const airi_digest *d,
 		     airi__buf *b, airi_error *err)
 {

@@ -126,6 +126,16 @@ int airi__log_append(airi_store *s, uint64_t index, const airi_digest *run,
 /* The index the next appended entry will get. */
 int airi__log_next(airi_store *s, uint64_t *index, airi_error *err);
 
+/* Stores canonical bytes under their digest (once; buffered inside a
+ * transaction). */
+int airi__store_put(airi_store *s, const airi_digest *d, const char *p,
+		    size_t n, airi_error *err);
+/* Small named settings; AIRI_ENOTFOUND when unset. */
+int airi__store_setting(airi_store *s, const char *key, char **value,
+			airi_error *err);
+int airi__store_set_setting(airi_store *s, const char *key, const char *value,
+			    airi_error *err);
+
 extern const struct airi__store_ops airi__sqlite_ops;
 
 /* Parses a hex ID prefix (optionally "sha256:"-prefixed) into the lowest

@@ -33,3 +33,12 @@ if [ -f "$here/tests/proxy/package-lock.json" ] && [ ! -d "$here/tests/proxy/nod
 	echo "setup: npm ci in tests/proxy"
 	(cd "$here/tests/proxy" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# the llama test serves a tiny model with node-llama-cpp (version pinned in
+# tests/llama/package-lock.json); only its prebuilt CPU binary for linux-x64 is installed
+# (no CUDA/Vulkan packages, no install scripts, so nothing is downloaded or compiled later)
+if [ -f "$here/tests/llama/package-lock.json" ] && [ ! -d "$here/tests/llama/node_modules" ] &&
+	[ "$(uname -s)-$(uname -m)" = Linux-x86_64 ]; then
+	echo "setup: npm ci in tests/llama"
+	(cd "$here/tests/llama" && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true \
+		npm ci --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi

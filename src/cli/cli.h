@@ -88,6 +88,9 @@ int cli_is_file(const char *arg);
  * rotating static buffers, cut at 1023 bytes): for labels, not content. */
 const char *cli_s(const airi_value *v);
 int cli_write(const void *p, size_t n);
+/* Prints canonical JSON text: as is with --json, else pretty-printed;
+ * a line end after it. Returns an exit status. */
+int cli_print_json(const struct args *a, const char *text, size_t n);
 
 /* Pretty-prints a value with 2-space indentation (keys in canonical
  * order, strings and numbers in canonical form). */
@@ -118,8 +121,6 @@ airi_key *cli_signer(const struct args *a, int required, int *status);
 int cmd_proxy(struct args *a);
 int cmd_env(struct args *a);
 int cmd_digest(struct args *a);
-/* True for variable names that look like secrets (KEY, TOKEN, ...). */
-int cli_secret_name(const char *name);
 int cmd_help(struct args *a);
 int cmd_version(struct args *a);
 

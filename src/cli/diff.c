@@ -4,9 +4,103 @@
  * one verdict line) or prints it as JSON. Exit status like diff(1).
  */
 #include "cli.h"
+#include "internal.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* ---- corpus states ------------------------------------------------------- */
+
+/* A full digest naming a corpus state object in the store. */
+static int corpus_state(airi_store *s, const char *arg, airi_digest *d)
+{
+	size_t l = strlen(arg), n = 0;
+	char *body = NULL;
+	if ((l != 64 && l != 71) || airi_digest_parse(arg, d) ||
+	    airi_store_get_object(s, d, &body, &n, NULL))
+		return 0;
+	int yes = strstr(body, "\"type\":\"airi.corpus/1\"") != NULL;
+	free(body);
+	return yes;
+}
+
+struct cdiff {
+	int json;
+	size_t n[4];
+	airi__jw w[4]; /* ids by kind (JSON) */
+};
+
+static int on_doc(void *ctx, airi_doc_change kind, const char *id, size_t n,
+		  const airi_digest *before, const airi_digest *after)
+{
+	struct cdiff *c = ctx;
+	static const char mark[] = " +-~";
+	(void)before;
+	(void)after;
+	c->n[kind]++;
+	if (c->json) {
+		airi__jw_strn(&c->w[kind], id, n);
+		return 0;
+	}
+	printf("%c ", mark[kind]);
+	for (size_t i = 0; i < n; i++) { /* one line per id, always */
+		unsigned char ch = (unsigned char)id[i];
+		if (ch < 0x20 || ch == 0x7F)
+			printf("\\x%02x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('\n');
+	return 0;
+}
+
+static int diff_corpus(const struct args *a, airi_store *s,
+		       const airi_digest *x, const airi_digest *y)
+{
+	struct cdiff c;
+	airi_error err;
+	memset(&c, 0, sizeof(c));
+	c.json = cli_opt(a, "json");
+	for (int k = 1; k <= 3; k++) {
+		airi__jw_init(&c.w[k]);
+		airi__jw_arr(&c.w[k]);
+	}
+	int rc = airi_corpus_diff(s, x, y, on_doc, &c, &err);
+	int status = 0;
+	if (rc) {
+		cli_errorf("diff: %s", err.message);
+		status = EXIT_TROUBLE;
+	} else if (c.json) {
+		static const char *const names[] = {"", "added", "removed",
+						    "changed"};
+		static const int order[] = {AIRI_DOC_ADDED, AIRI_DOC_CHANGED,
+					    AIRI_DOC_REMOVED};
+		fputc('{', stdout);
+		for (int i = 0; i < 3; i++) { /* keys in canonical order */
+			int k = order[i];
+			size_t len;
+			if (k == AIRI_DOC_REMOVED)
+				printf(",\"identical\":%s",
+				       c.n[1] + c.n[2] + c.n[3] ? "false" : "true");
+			airi__jw_end_arr(&c.w[k]);
+			char *t = airi__jw_finish(&c.w[k], &len);
+			printf("%s\"%s\":", i ? "," : "", names[k]);
+			cli_write(t, len);
+			free(t);
+			c.w[k].b.p = NULL;
+		}
+		fputs("}\n", stdout);
+	} else {
+		printf("%zu added, %zu removed, %zu changed\n", c.n[1], c.n[2],
+		       c.n[3]);
+	}
+	for (int k = 1; k <= 3; k++)
+		airi__buf_release(&c.w[k].b);
+	if (!status && c.n[1] + c.n[2] + c.n[3])
+		status = EXIT_DIFFERENT;
+	return status;
+}
 
 static const char *S(const airi_value *o, const char *k)
 {
@@ -129,6 +223,22 @@ int cmd_diff(struct args *a)
 	if (a->npos != 2) {
 		cli_errorf("diff: expected two runs (IDs or manifest files)");
 		return EXIT_USAGE;
+	}
+	/* two corpus states (airi digest corpus) */
+	if (!cli_is_file(a->pos[0]) && !cli_is_file(a->pos[1])) {
+		int st = 0;
+		airi_digest x, y;
+		char *loc = cli_store_location(a);
+		int exists = loc && access(loc, F_OK) == 0;
+		free(loc);
+		if (exists && (s = cli_store(a, 0, &st)) &&
+		    corpus_state(s, a->pos[0], &x) && corpus_state(s, a->pos[1], &y)) {
+			rc = diff_corpus(a, s, &x, &y);
+			airi_store_close(s);
+			return rc;
+		}
+		airi_store_close(s);
+		s = NULL;
 	}
 	if ((rc = cli_load_run(a, a->pos[0], &s, &A)) ||
 	    (rc = cli_load_run(a, a->pos[1], &s, &B)))

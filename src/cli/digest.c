@@ -1,483 +1,388 @@
 /*
- * digest.c - `airi digest model PATH...`: identify model weights by
- * content. A file's digest is the plain SHA-256 of its bytes (so it equals
- * the sha256 Hugging Face shows for LFS files and Ollama's blob digests); a
- * directory (a sharded checkpoint with config and tokenizer files) gets the
- * digest of {"files":[{"digest","name"}...],"type":"airi.modeldir/1"} over
- * its regular files sorted by relative name (docs/spec.md, "Model
- * weights"). Files are hashed with large sequential reads, several at once
- * on the available cores, with progress on a terminal; a cache keyed by
- * (device, inode, size, mtime in nanoseconds) makes an unchanged file
- * instant to re-identify. GGUF and safetensors headers are read for the
- * architecture, parameter count, quantization and tokenizer digests.
+ * digest.c - `airi digest model PATH...` and `airi digest corpus INPUT`:
+ * identifying what ran by content, through the library's helpers
+ * (lib/filedigest.c, lib/corpus.c; docs/spec.md appendices A and B).
+ *
+ * model: a file's digest is the plain SHA-256 of its bytes, a directory's
+ * the digest over its files' names and digests; a cache makes unchanged
+ * files instant. corpus: the state digest of a retrieval corpus given as a
+ * directory (a document per file, its id the relative path) or JSON Lines
+ * ({"id", "text"} or {"id", "digest"}; with --update also
+ * {"id", "deleted": true}), kept in the store when a name is given so the
+ * next change is incremental.
  */
 #define _GNU_SOURCE
 #include "cli.h"
 #include "internal.h"
 
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <openssl/evp.h>
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define READ_CHUNK ((size_t)8 << 20)
-#define MAX_FILES 100000
-
-struct file {
-	char *path; /* as opened */
-	char *name; /* relative to the argument (for directories) */
-	struct stat st;
-	airi_digest d;
-	int done, cached, error;
-	char errmsg[256];
+struct progress {
+	time_t last;
 };
 
-struct job {
-	struct file *files;
-	size_t n, next;
-	pthread_mutex_t mu;
-	int progress; /* stderr is a terminal */
-	uint64_t total, hashed;
-	time_t last_report;
-};
-
-/* ---- the cache -------------------------------------------------------------- */
-
-static sqlite3 *cache_open(const struct args *a)
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
 {
-	char *path = NULL;
-	const char *c = cli_val(a, "cache");
-	if (cli_opt(a, "no-cache"))
-		return NULL;
-	if (c)
-		path = strdup(c);
-	else {
-		const char *x = getenv("XDG_CACHE_HOME"), *h = getenv("HOME");
-		if (x && *x == '/') {
-			if (asprintf(&path, "%s/airi/digests.db", x) < 0)
-				path = NULL;
-		} else if (asprintf(&path, "%s/.cache/airi/digests.db",
-				    h && *h ? h : ".") < 0)
-			path = NULL;
-	}
-	if (!path)
-		return NULL;
-	cli_make_parent(path);
-	sqlite3 *db = NULL;
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-						 SQLITE_OPEN_FULLMUTEX,
-			    NULL) != SQLITE_OK ||
-	    sqlite3_exec(db,
-			 "PRAGMA journal_mode=WAL;"
-			 "CREATE TABLE IF NOT EXISTS digests(dev INTEGER, ino "
-			 "INTEGER, size INTEGER, mtime_ns INTEGER, digest BLOB, "
-			 "PRIMARY KEY(dev, ino)) WITHOUT ROWID;",
-			 NULL, NULL, NULL) != SQLITE_OK) {
-		sqlite3_close(db);
-		db = NULL;
-	}
-	chmod(path, 0600);
-	free(path);
-	return db;
-}
-
-static int64_t mtime_ns(const struct stat *st)
-{
-	return (int64_t)st->st_mtim.tv_sec * 1000000000LL + st->st_mtim.tv_nsec;
-}
-
-/* Any change to the file (size, mtime, or a new inode) misses. */
-static int cache_get(sqlite3 *db, struct file *f)
-{
-	sqlite3_stmt *st;
-	int hit = 0;
-	if (!db || sqlite3_prepare_v2(db,
-				      "SELECT digest FROM digests WHERE dev=?1 AND "
-				      "ino=?2 AND size=?3 AND mtime_ns=?4",
-				      -1, &st, NULL) != SQLITE_OK)
-		return 0;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)f->st.st_dev);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)f->st.st_ino);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)f->st.st_size);
-	sqlite3_bind_int64(st, 4, mtime_ns(&f->st));
-	if (sqlite3_step(st) == SQLITE_ROW &&
-	    sqlite3_column_bytes(st, 0) == AIRI_DIGEST_SIZE) {
-		memcpy(f->d.bytes, sqlite3_column_blob(st, 0), AIRI_DIGEST_SIZE);
-		hit = 1;
-	}
-	sqlite3_finalize(st);
-	return hit;
-}
-
-static void cache_put(sqlite3 *db, const struct file *f)
-{
-	sqlite3_stmt *st;
-	if (!db || sqlite3_prepare_v2(db,
-				      "INSERT OR REPLACE INTO digests VALUES "
-				      "(?1, ?2, ?3, ?4, ?5)",
-				      -1, &st, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)f->st.st_dev);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)f->st.st_ino);
-	sqlite3_bind_int64(st, 3, (sqlite3_int64)f->st.st_size);
-	sqlite3_bind_int64(st, 4, mtime_ns(&f->st));
-	sqlite3_bind_blob(st, 5, f->d.bytes, AIRI_DIGEST_SIZE, SQLITE_STATIC);
-	sqlite3_step(st);
-	sqlite3_finalize(st);
-}
-
-/* ---- hashing ------------------------------------------------------------------ */
-
-static void progress(struct job *j, size_t add)
-{
-	pthread_mutex_lock(&j->mu);
-	j->hashed += add;
+	struct progress *p = ctx;
 	time_t now = time(NULL);
-	if (j->progress && now != j->last_report && j->total > ((uint64_t)1 << 30)) {
-		j->last_report = now;
-		fprintf(stderr, "\rairi: hashing %5.1f%% of %.1f GB", 
-			100.0 * (double)j->hashed / (double)j->total,
-			(double)j->total / 1e9);
-	}
-	pthread_mutex_unlock(&j->mu);
-}
-
-static void hash_file(struct job *j, struct file *f)
-{
-	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		f->error = 1;
-		snprintf(f->errmsg, sizeof(f->errmsg), "%s: %s", f->path,
-			 strerror(errno));
+	if (now == p->last || total <= ((uint64_t)1 << 30))
 		return;
-	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	unsigned char *buf = malloc(READ_CHUNK);
-	EVP_MD_CTX *c = EVP_MD_CTX_new();
-	unsigned int n = 0;
-	if (!buf || !c || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
-		f->error = 1;
-		snprintf(f->errmsg, sizeof(f->errmsg), "%s: out of memory",
-			 f->path);
-		goto out;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf, READ_CHUNK);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			f->error = 1;
-			snprintf(f->errmsg, sizeof(f->errmsg), "%s: %s", f->path,
-				 strerror(errno));
-			goto out;
-		}
-		if (r == 0)
-			break;
-		EVP_DigestUpdate(c, buf, (size_t)r);
-		progress(j, (size_t)r);
-	}
-	EVP_DigestFinal_ex(c, f->d.bytes, &n);
-	f->done = 1;
-out:
-	EVP_MD_CTX_free(c);
-	free(buf);
-	close(fd);
+	p->last = now;
+	fprintf(stderr, "\rairi: hashing %5.1f%% of %.1f GB",
+		100.0 * (double)done / (double)total, (double)total / 1e9);
 }
 
-static void *worker(void *arg)
+static void on_warn(void *ctx, const char *msg)
 {
-	struct job *j = arg;
-	for (;;) {
-		pthread_mutex_lock(&j->mu);
-		size_t i = j->next < j->n ? j->next++ : j->n;
-		pthread_mutex_unlock(&j->mu);
-		if (i >= j->n)
-			return NULL;
-		if (!j->files[i].done)
-			hash_file(j, &j->files[i]);
-	}
+	(void)ctx;
+	cli_errorf("%s", msg);
 }
 
-/* ---- collecting files ---------------------------------------------------------- */
-
-struct list {
-	struct file *f;
-	size_t n, cap;
-};
-
-static int add_file(struct list *l, const char *path, const char *name,
-		    const struct stat *st)
+/* the cache the options ask for: NULL with --no-cache; an explicit
+ * --cache that cannot be opened is an error, the default one is skipped */
+static int open_cache(const struct args *a, airi_digest_cache **c)
 {
-	if (l->n >= MAX_FILES)
-		return -1;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		struct file *nf = realloc(l->f, cap * sizeof(*nf));
-		if (!nf)
-			return -1;
-		l->f = nf;
-		l->cap = cap;
+	airi_error err;
+	*c = NULL;
+	if (cli_opt(a, "no-cache"))
+		return 0;
+	if (airi_digest_cache_open(cli_val(a, "cache"), c, &err)) {
+		if (cli_val(a, "cache")) {
+			cli_errorf("%s", err.message);
+			return EXIT_NOINPUT;
+		}
+		*c = NULL;
 	}
-	struct file *f = &l->f[l->n++];
-	memset(f, 0, sizeof(*f));
-	f->path = strdup(path);
-	f->name = strdup(name);
-	f->st = *st;
-	return f->path && f->name ? 0 : -1;
-}
-
-/* regular files below dir, recursively; symlinks and others are skipped
- * (a checkpoint's content is its files) */
-static int walk(struct list *l, const char *dir, const char *rel)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	if (!d)
-		return -1;
-	while ((e = readdir(d))) {
-		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-			continue;
-		char *path = NULL, *name = NULL;
-		struct stat st;
-		if (asprintf(&path, "%s/%s", dir, e->d_name) < 0 ||
-		    asprintf(&name, "%s%s%s", rel, *rel ? "/" : "", e->d_name) < 0) {
-			free(path);
-			closedir(d);
-			return -1;
-		}
-		int rc = 0;
-		if (lstat(path, &st) == 0) {
-			if (S_ISDIR(st.st_mode))
-				rc = walk(l, path, name);
-			else if (S_ISREG(st.st_mode))
-				rc = add_file(l, path, name, &st);
-		}
-		free(path);
-		free(name);
-		if (rc) {
-			closedir(d);
-			return -1;
-		}
-	}
-	closedir(d);
 	return 0;
 }
 
-static int by_name(const void *a, const void *b)
+static int digest_model(struct args *a, airi_digest_cache *cache)
 {
-	return strcmp(((const struct file *)a)->name,
-		      ((const struct file *)b)->name);
-}
-
-/* ---- headers -------------------------------------------------------------------- */
-
-/* Appends the header facts of a GGUF or safetensors file as JSON text. */
-static void header_info(const struct file *f, airi__buf *out)
-{
-	if (f->st.st_size < 16)
-		return;
-	int fd = open(f->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	size_t len = (size_t)f->st.st_size;
-	void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (p == MAP_FAILED)
-		return;
-	airi_error err;
-	size_t before = out->n;
-	const unsigned char *u = p;
-	int rc = -1;
-	if (!memcmp(u, "GGUF", 4))
-		rc = airi__gguf_info(u, len, out, &err);
-	else if (strstr(f->name, ".safetensors"))
-		rc = airi__safetensors_info(u, len, out, &err);
-	if (rc) {
-		out->n = before;
-		if (rc != -1)
-			cli_errorf("%s: %s (header not read)", f->path, err.message);
+	int status = 0, json = cli_opt(a, "json");
+	struct progress pr = {0};
+	airi_model_options o = {.cache = cache, .warn = on_warn};
+	if (isatty(2)) {
+		o.progress = on_progress;
+		o.progress_ctx = &pr;
 	}
-	munmap(p, len);
-}
-
-static void print_obj(const struct args *a, airi__buf *b, int first)
-{
-	airi_json *doc = NULL;
-	char *canon = NULL;
-	size_t cn;
-	if (airi_json_parse(b->p, b->n, &doc, NULL) ||
-	    airi_canon(airi_json_root(doc), &canon, &cn)) {
-		cli_errorf("digest: internal error");
-		airi_json_free(doc);
-		return;
-	}
-	if (cli_opt(a, "json")) {
-		if (!first)
-			putchar(',');
-		cli_write(canon, cn);
-	} else {
-		cli_pretty(stdout, airi_json_root(doc), 0);
-		putchar('\n');
-	}
-	free(canon);
-	airi_json_free(doc);
-}
-
-int cmd_digest(struct args *a)
-{
-	if (a->npos < 2 || strcmp(a->pos[0], "model")) {
-		cli_errorf("digest: expected 'model PATH...'");
-		return EXIT_USAGE;
-	}
-	int status = 0;
-	sqlite3 *cache = cache_open(a);
-	if (cli_opt(a, "json") && a->npos > 2)
+	if (json && a->npos > 2)
 		putchar('[');
+	int printed = 0;
 	for (int k = 1; k < a->npos; k++) {
 		const char *arg = a->pos[k];
-		struct list l = {0};
-		struct stat st;
-		int is_dir = 0;
-		if (stat(arg, &st)) {
-			cli_errorf("%s: %s", arg, strerror(errno));
-			status = EXIT_NOINPUT;
-			continue;
-		}
-		if (S_ISDIR(st.st_mode)) {
-			is_dir = 1;
-			if (walk(&l, arg, "")) {
-				cli_errorf("%s: cannot read the directory (or more "
-					   "than %d files)",
-					   arg, MAX_FILES);
-				status = EXIT_NOINPUT;
-				continue;
-			}
-			qsort(l.f, l.n, sizeof(*l.f), by_name);
-		} else if (S_ISREG(st.st_mode)) {
-			const char *base = strrchr(arg, '/');
-			add_file(&l, arg, base ? base + 1 : arg, &st);
-		} else {
-			cli_errorf("%s: not a file or directory", arg);
-			status = EXIT_NOINPUT;
-			continue;
-		}
-		/* cached digests first, then hash the rest on every core */
-		struct job j;
-		memset(&j, 0, sizeof(j));
-		j.files = l.f;
-		j.n = l.n;
-		j.progress = isatty(2);
-		pthread_mutex_init(&j.mu, NULL);
-		for (size_t i = 0; i < l.n; i++) {
-			if (cache_get(cache, &l.f[i]))
-				l.f[i].done = l.f[i].cached = 1;
-			else
-				j.total += (uint64_t)l.f[i].st.st_size;
-		}
-		long cores = sysconf(_SC_NPROCESSORS_ONLN);
-		int nt = (int)(cores < 1 ? 1 : cores > 16 ? 16 : cores);
-		if ((size_t)nt > l.n)
-			nt = (int)(l.n ? l.n : 1);
-		pthread_t th[16];
-		for (int t = 0; t < nt; t++)
-			if (pthread_create(&th[t], NULL, worker, &j))
-				worker(&j);
-		for (int t = 0; t < nt; t++)
-			pthread_join(th[t], NULL);
-		if (j.progress && j.total > ((uint64_t)1 << 30))
+		char *text = NULL;
+		size_t n = 0;
+		airi_digest d;
+		airi_error err;
+		int rc = airi_model_digest(arg, &o, &d, &text, &n, &err);
+		if (o.progress && pr.last)
 			fputs("\r\033[K", stderr);
-		pthread_mutex_destroy(&j.mu);
-		int failed = 0;
-		for (size_t i = 0; i < l.n; i++) {
-			if (l.f[i].error) {
-				cli_errorf("%s", l.f[i].errmsg);
-				failed = 1;
-			} else if (!l.f[i].cached) {
-				/* unchanged while hashing? otherwise no cache */
-				struct stat now;
-				if (stat(l.f[i].path, &now) == 0 &&
-				    now.st_size == l.f[i].st.st_size &&
-				    mtime_ns(&now) == mtime_ns(&l.f[i].st))
-					cache_put(cache, &l.f[i]);
-			}
+		pr.last = 0;
+		if (rc) {
+			cli_errorf("%s", err.message);
+			status = rc == AIRI_ENOMEM ? EXIT_TROUBLE : EXIT_NOINPUT;
+			continue;
 		}
-		if (failed) {
-			status = EXIT_NOINPUT;
+		if (json) {
+			if (printed++)
+				putchar(',');
+			cli_write(text, n);
 		} else {
-			/* the model section fragment */
-			airi__buf b;
 			char hex[AIRI_DIGEST_STRLEN];
-			airi_digest total;
-			airi__buf_init(&b);
-			/* one pass: the listed files (with sizes) and, for a
-			 * directory, the object its digest is taken over
-			 * ({digest, name} sorted by name, spec appendix A) */
-			airi__buf dd;
-			airi__buf_init(&dd);
-			airi__buf_adds(&b, "{\"files\":[");
-			airi__buf_adds(&dd, "{\"files\":[");
-			for (size_t i = 0; i < l.n; i++) {
-				const char *sep = i ? "," : "";
-				airi_digest_format(&l.f[i].d, hex);
-				airi__buf_printf(&b, "%s{\"bytes\":%lld,\"digest\":\"%s\","
-						     "\"name\":",
-						 sep, (long long)l.f[i].st.st_size, hex);
-				airi__buf_printf(&dd, "%s{\"digest\":\"%s\",\"name\":",
-						 sep, hex);
-				airi__canon_string(&b, l.f[i].name, strlen(l.f[i].name));
-				airi__canon_string(&dd, l.f[i].name, strlen(l.f[i].name));
-				airi__buf_addc(&b, '}');
-				airi__buf_addc(&dd, '}');
-			}
-			airi__buf_addc(&b, ']');
-			airi__buf_adds(&dd, "],\"type\":\"airi.modeldir/1\"}");
-			if (is_dir)
-				airi__digest_buf(&dd, &total);
-			else
-				total = l.f[0].d;
-			airi__buf_release(&dd);
-			airi_digest_format(&total, hex);
-			airi__buf_printf(&b, ",\"weights_digest\":\"%s\"", hex);
-			/* header facts: of the single file, or of the first
-			 * GGUF / safetensors file of a directory */
-			for (size_t i = 0; i < l.n; i++) {
-				airi__buf h;
-				airi__buf_init(&h);
-				header_info(&l.f[i], &h);
-				if (h.n) {
-					airi__buf_adds(&b, ",\"header\":");
-					airi__buf_add(&b, h.p, h.n);
-					airi__buf_release(&h);
-					break;
-				}
-				airi__buf_release(&h);
-			}
-			airi__buf_addc(&b, '}');
-			if (!cli_opt(a, "json"))
-				printf("%s  %s\n", hex, arg);
-			else
-				print_obj(a, &b, k == 1);
-			airi__buf_release(&b);
+			airi_digest_format(&d, hex);
+			printf("%s  %s\n", hex, arg);
 		}
-		for (size_t i = 0; i < l.n; i++) {
-			free(l.f[i].path);
-			free(l.f[i].name);
-		}
-		free(l.f);
+		free(text);
 	}
-	if (cli_opt(a, "json")) {
+	if (json) {
 		if (a->npos > 2)
 			putchar(']');
 		putchar('\n');
 	}
-	sqlite3_close(cache);
+	return status;
+}
+
+/* ---- corpus -------------------------------------------------------------------- */
+
+#define CORPUS_MAX_FILES 10000000
+
+/* --embedding-model / --chunking: JSON text, or else a plain string */
+static int set_param(airi_corpus *c, const char *opt, const char *v,
+		     int (*set)(airi_corpus *, const char *, airi_error *))
+{
+	airi_error err;
+	airi_json *doc = NULL;
+	if (!v)
+		return 0;
+	if (airi_json_parse(v, strlen(v), &doc, NULL) == 0) {
+		airi_json_free(doc);
+		return set(c, v, &err) ? EXIT_USAGE : 0;
+	}
+	airi__buf b;
+	airi__buf_init(&b);
+	airi__canon_string(&b, v, strlen(v));
+	airi__buf_addc(&b, 0);
+	int rc = b.p ? set(c, b.p, &err) : AIRI_ENOMEM;
+	airi__buf_release(&b);
+	if (rc) {
+		cli_errorf("digest corpus: --%s: %s", opt, err.message);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int corpus_dir(const struct args *a, const char *dir, airi_corpus *c,
+		      airi_digest_cache *cache)
+{
+	struct airi__files l;
+	airi_error err;
+	int is_dir = 0;
+	struct progress pr = {0};
+	(void)a;
+	int rc = airi__files_collect(dir, CORPUS_MAX_FILES, &l, &is_dir, &err);
+	if (!rc)
+		rc = airi__files_hash(l.f, l.n, cache, 0,
+				      isatty(2) ? on_progress : NULL, &pr, &err);
+	if (pr.last)
+		fputs("\r\033[K", stderr);
+	for (size_t i = 0; !rc && i < l.n; i++)
+		rc = airi_corpus_put(c, l.f[i].name, strlen(l.f[i].name), &l.f[i].d,
+				     &err);
+	airi__files_free(&l);
+	if (rc) {
+		cli_errorf("%s", err.message);
+		return rc == AIRI_ENOMEM ? EXIT_TROUBLE : EXIT_NOINPUT;
+	}
+	return 0;
+}
+
+/* "FILE:LINE: POINTER: message" */
+static int line_error(const char *path, size_t line, const char *ptr,
+		      const char *msg)
+{
+	cli_errorf("%s:%zu: %s%s%s", cli_name(path), line, ptr, *ptr ? ": " : "",
+		   msg);
+	return EXIT_DATAERR;
+}
+
+static int corpus_jsonl(const char *path, airi_corpus *c, int update)
+{
+	FILE *in = !strcmp(path, "-") ? stdin : fopen(path, "rb");
+	char *line = NULL;
+	size_t cap = 0, lineno = 0, pos = 0;
+	ssize_t got;
+	int status = 0;
+	if (!in) {
+		cli_errorf("%s: %s", path, strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	while (!status && (got = getline(&line, &cap, in)) > 0) {
+		size_t ll = (size_t)got, start = pos;
+		airi_error err;
+		airi_json *doc = NULL;
+		lineno++;
+		pos += ll;
+		while (ll && (line[ll - 1] == '\n' || line[ll - 1] == '\r'))
+			ll--;
+		size_t k = 0;
+		while (k < ll && (line[k] == ' ' || line[k] == '\t'))
+			k++;
+		if (k == ll)
+			continue;
+		int rc = airi_json_parse(line, ll, &doc, &err);
+		if (rc) {
+			err.offset += start;
+			if (err.has_position)
+				err.line = lineno + err.line - 1;
+			cli_error(cli_name(path), &err);
+			status = EXIT_DATAERR;
+			break;
+		}
+		const airi_value *o = airi_json_root(doc);
+		const airi_value *id = airi_value_get(o, "id");
+		const airi_value *text = airi_value_get(o, "text");
+		const airi_value *dg = airi_value_get(o, "digest");
+		const airi_value *del = airi_value_get(o, "deleted");
+		size_t idn = 0, tn = 0;
+		const char *ids = id ? airi_value_string(id, &idn) : NULL;
+		airi_digest d;
+		if (airi_value_type(o) != AIRI_OBJECT)
+			status = line_error(path, lineno, "",
+					    "expected an object with \"id\"");
+		else if (!ids)
+			status = line_error(path, lineno, "/id",
+					    id ? "expected a string"
+					       : "missing (each document needs an id)");
+		else if (del && airi_value_type(del) != AIRI_TRUE)
+			status = line_error(path, lineno, "/deleted",
+					    "expected true");
+		else if (del && !update)
+			status = line_error(path, lineno, "/deleted",
+					    "removals need --update (this input "
+					    "is the whole corpus)");
+		else if (del && (text || dg))
+			status = line_error(path, lineno, "/deleted",
+					    "a removed document has no text or "
+					    "digest");
+		else if (del) {
+			if (airi_corpus_remove(c, ids, idn, &err))
+				status = line_error(path, lineno, "/id", err.message);
+		} else if (text && dg)
+			status = line_error(path, lineno, "/digest",
+					    "give either text or digest, not both");
+		else if (!text && !dg)
+			status = line_error(path, lineno, "",
+					    "missing \"text\" or \"digest\"");
+		else if (text && !airi_value_string(text, &tn))
+			status = line_error(path, lineno, "/text",
+					    "expected a string");
+		else {
+			if (text) {
+				const char *t = airi_value_string(text, &tn);
+				airi_digest_bytes(t, tn, &d);
+			} else {
+				size_t dn = 0;
+				const char *ds = airi_value_string(dg, &dn);
+				char tmp[AIRI_DIGEST_STRLEN];
+				if (!ds || dn >= sizeof(tmp) ||
+				    (memcpy(tmp, ds, dn), tmp[dn] = 0,
+				     airi_digest_parse(tmp, &d))) {
+					status = line_error(path, lineno, "/digest",
+							    "expected \"sha256:\" and "
+							    "64 lowercase hex digits");
+					airi_json_free(doc);
+					break;
+				}
+			}
+			if (airi_corpus_put(c, ids, idn, &d, &err))
+				status = line_error(path, lineno, "/id", err.message);
+		}
+		airi_json_free(doc);
+	}
+	if (!status && ferror(in)) {
+		cli_errorf("%s: %s", path, strerror(errno));
+		status = EXIT_NOINPUT;
+	}
+	free(line);
+	if (in != stdin)
+		fclose(in);
+	return status;
+}
+
+static int digest_corpus(struct args *a, airi_digest_cache *cache)
+{
+	const char *input = a->pos[1];
+	const char *name = cli_val(a, "name");
+	int update = cli_opt(a, "update"), status = 0;
+	airi_store *s = NULL;
+	airi_corpus *c = NULL;
+	airi_error err;
+	struct stat st;
+	if (a->npos != 2) {
+		cli_errorf("digest corpus: expected one input (a directory, a "
+			   "JSON Lines file or -)");
+		return EXIT_USAGE;
+	}
+	if (update && !name) {
+		cli_errorf("digest corpus: --update needs --name (the corpus to "
+			   "change)");
+		return EXIT_USAGE;
+	}
+	int is_dir = strcmp(input, "-") && stat(input, &st) == 0 &&
+		     S_ISDIR(st.st_mode);
+	if (is_dir && update) {
+		cli_errorf("digest corpus: --update reads changes as JSON Lines, "
+			   "not a directory (a directory is read whole, and "
+			   "unchanged files come from the digest cache)");
+		return EXIT_USAGE;
+	}
+	if (strcmp(input, "-") && !is_dir && access(input, R_OK)) {
+		cli_errorf("%s: %s", input, strerror(errno));
+		return EXIT_NOINPUT;
+	}
+	if ((name || cli_val(a, "store")) &&
+	    !(s = cli_store(a, AIRI_STORE_CREATE, &status)))
+		return status;
+	if (airi_corpus_open(s, name, &c, &err)) {
+		cli_errorf("digest corpus: %s", err.message);
+		airi_store_close(s);
+		return EXIT_TROUBLE;
+	}
+	if (!update)
+		airi_corpus_clear(c);
+	if ((status = set_param(c, "embedding-model", cli_val(a, "embedding-model"),
+				airi_corpus_set_embedding)) ||
+	    (status = set_param(c, "chunking", cli_val(a, "chunking"),
+				airi_corpus_set_chunking)))
+		goto out;
+	status = is_dir ? corpus_dir(a, input, c, cache)
+			: corpus_jsonl(input, c, update);
+	if (status)
+		goto out;
+	airi_digest state, root;
+	uint64_t count = 0;
+	int rc = airi_corpus_commit(c, &state, &root, &count, &err);
+	if (rc) {
+		cli_errorf("digest corpus: %s", err.message);
+		status = rc == AIRI_ENOTFOUND ? EXIT_DATAERR : EXIT_TROUBLE;
+		goto out;
+	}
+	char sh[AIRI_DIGEST_STRLEN], rh[AIRI_DIGEST_STRLEN];
+	airi_digest_format(&state, sh);
+	airi_digest_format(&root, rh);
+	if (!cli_opt(a, "json")) {
+		printf("%s  %s (%llu documents)\n", sh, name ? name : input,
+		       (unsigned long long)count);
+		goto out;
+	}
+	/* the retrieval index fragment and what it was computed over */
+	airi__buf b;
+	airi__buf_init(&b);
+	airi__buf_printf(&b, "{\"count\":%llu,\"documents\":\"%s\",\"index\":{",
+			 (unsigned long long)count, rh);
+	if (name) {
+		airi__buf_adds(&b, "\"name\":");
+		airi__canon_string(&b, name, strlen(name));
+		airi__buf_addc(&b, ',');
+	}
+	airi__buf_printf(&b, "\"state_digest\":\"%s\"}}", sh);
+	if (b.p) {
+		cli_write(b.p, b.n);
+		putchar('\n');
+	}
+	airi__buf_release(&b);
+out:
+	airi_corpus_free(c);
+	airi_store_close(s);
+	return status;
+}
+
+int cmd_digest(struct args *a)
+{
+	int model = a->npos >= 1 && !strcmp(a->pos[0], "model");
+	int corpus = a->npos >= 1 && !strcmp(a->pos[0], "corpus");
+	if ((!model && !corpus) || a->npos < 2) {
+		cli_errorf("digest: expected 'model PATH...' or 'corpus INPUT'");
+		return EXIT_USAGE;
+	}
+	if (model && (cli_val(a, "store") || cli_val(a, "name") ||
+		      cli_opt(a, "update") || cli_val(a, "embedding-model") ||
+		      cli_val(a, "chunking"))) {
+		cli_errorf("digest model: --store, --name, --update, "
+			   "--embedding-model and --chunking are for 'digest "
+			   "corpus'");
+		return EXIT_USAGE;
+	}
+	airi_digest_cache *cache = NULL;
+	int status = open_cache(a, &cache);
+	if (status)
+		return status;
+	status = model ? digest_model(a, cache) : digest_corpus(a, cache);
+	airi_digest_cache_close(cache);
 	return status;
 }

@@ -92,6 +92,11 @@ static const struct opt digest_opts[] = {
 	COMMON_OPTS, {"json", 0, "print model section fragments as JSON"},
 	{"cache", 1, "digest cache file (default: $XDG_CACHE_HOME/airi/digests.db)"},
 	{"no-cache", 0, "neither read nor write the digest cache"},
+	{"store", 1, "corpus: keep the tree in this store (default with --name: $AIRI_STORE or ~/.local/share/airi/airi.db)"},
+	{"name", 1, "corpus: its name in the store; the state becomes its latest"},
+	{"update", 0, "corpus: the input is changes to the named corpus's latest state"},
+	{"embedding-model", 1, "corpus: the embedding model's identity (JSON, or a plain string)"},
+	{"chunking", 1, "corpus: the chunking parameters (JSON, or a plain string)"},
 	{0}};
 static const struct opt consistency_opts[] = {
 	COMMON_OPTS, {"store", 1, "store location"}, {0}};
@@ -170,14 +175,23 @@ const struct cmd cli_commands[] = {
 	 "recorded manifest; GET /airi/v1/health the counters. SIGTERM or\n"
 	 "SIGINT stops accepting, finishes the calls in flight and exits 0."},
 	{"digest", cmd_digest, digest_opts,
-	 "airi digest model [--json] [--no-cache | --cache PATH] PATH...",
-	 "Identify model weights by content: SHA-256 of a file, or of a "
-	 "directory's files by name.",
-	 "A file's digest is the plain SHA-256 of its bytes (Hugging Face LFS\n"
-	 "sha256, Ollama blob digests). Files are hashed on all cores; a cache\n"
-	 "keyed by device, inode, size and mtime makes unchanged files instant.\n"
+	 "airi digest model [--json] [--no-cache | --cache PATH] PATH...\n"
+	 "       airi digest corpus [--json] [--store PATH] [--name NAME [--update]]\n"
+	 "                          [--embedding-model X] [--chunking X] DIR|FILE.jsonl|-",
+	 "Identify model weights or a retrieval corpus by content.",
+	 "model: a file's digest is the plain SHA-256 of its bytes (Hugging Face\n"
+	 "LFS sha256, Ollama blob digests); a directory's is over its files'\n"
+	 "names and digests. Files are hashed on all cores; a cache keyed by\n"
+	 "device, inode, size, mtime and ctime makes unchanged files instant.\n"
 	 "GGUF and safetensors headers are read (architecture, parameters,\n"
-	 "quantization, tokenizer and chat template digests)."},
+	 "quantization, tokenizer and chat template digests).\n"
+	 "corpus: a Merkle tree over (document id, content digest) sorted by id,\n"
+	 "with the embedding model and chunking: the index's state_digest. Input:\n"
+	 "a directory (a document per file, id = relative path) or JSON Lines of\n"
+	 "{\"id\",\"text\"} or {\"id\",\"digest\"}. With --name the tree is kept in\n"
+	 "the store; --update then reads changes ({\"id\",\"deleted\":true} removes)\n"
+	 "and rewrites only the nodes they touch. `airi diff STATE STATE` lists\n"
+	 "added, removed and changed documents."},
 	{"env", cmd_env, env_opts, "airi env [--json] [--var NAME,...]",
 	 "Print a ready environment section: OS, kernel, C library, CPU and its "
 	 "numeric features, memory, GPUs (NVML), allowlisted variables.",

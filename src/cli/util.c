@@ -419,6 +419,24 @@ int cli_write(const void *p, size_t n)
 	return 0;
 }
 
+int cli_print_json(const struct args *a, const char *text, size_t n)
+{
+	if (cli_opt(a, "json")) {
+		cli_write(text, n);
+		putchar('\n');
+		return 0;
+	}
+	airi_json *doc = NULL;
+	if (airi_json_parse(text, n, &doc, NULL)) {
+		cli_errorf("internal error: unreadable JSON");
+		return EXIT_TROUBLE;
+	}
+	cli_pretty(stdout, airi_json_root(doc), 0);
+	putchar('\n');
+	airi_json_free(doc);
+	return 0;
+}
+
 const char *cli_s(const airi_value *v)
 {
 	static char bufs[8][1024];
