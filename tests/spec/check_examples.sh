@@ -12,6 +12,8 @@
 #   ```json id=NAME              the one line of this block plus one line feed
 #   ```json canon-reject=NAME    `airi canon -` must exit 65 and print nothing on stdout
 #   ```json manifest-reject=NAME `airi id --json -` must exit 65 and print nothing on stdout
+#   ```json corpus=NAME          JSON Lines fed to `airi digest corpus --json -`; the output
+#   ```json corpus-state=NAME    must equal the one line of this block plus one line feed
 # and, for the proofs (docs/spec.md section 17.4), blocks whose info string may carry
 # attributes after the name (key=K names a `text verifier-key=K` block):
 #   ```text signer-key=NAME      `airi key show --key FILE` must print the one line of the
@@ -57,6 +59,7 @@ awk -v dir="$tmp" '
 	inblock && /^```[ \t]*$/ {
 		close(file)
 		if ((kind == "canon-out" || kind == "id" || kind == "verified" ||
+		     kind == "corpus-state" ||
 		     kind ~ /-key$/) && lines != 1)
 			fail(kind "=" name " must hold exactly one line, has " lines)
 		inblock = 0
@@ -68,7 +71,7 @@ awk -v dir="$tmp" '
 		else print $0 > file
 		next
 	}
-	/^```json (canon-in|canon-out|manifest|id|canon-reject|manifest-reject|bundle|verified|bundle-reject|consistency-proof|consistency-reject)=/ ||
+	/^```json (canon-in|canon-out|manifest|id|canon-reject|manifest-reject|bundle|verified|bundle-reject|consistency-proof|consistency-reject|corpus|corpus-state)=/ ||
 	/^```text (signer-key|verifier-key|checkpoint)=/ {
 		spec = substr($0, 9)
 		nf = split(spec, word, " ")
@@ -109,7 +112,7 @@ awk -v dir="$tmp" '
 			printf "%s", attrs > (dir "/attr." kind "." name)
 			close(dir "/attr." kind "." name)
 		}
-		if (kind ~ /^(canon-in|manifest|signer-key|checkpoint|bundle)$/ ||
+		if (kind ~ /^(canon-in|manifest|signer-key|checkpoint|bundle|corpus)$/ ||
 		    kind ~ /-(reject|proof)$/)
 			print kind, name > (dir "/list")
 		inblock = 1
@@ -263,10 +266,13 @@ if [ -f "$tmp/list" ]; then
 		manifest)       exp=$tmp/id.$name;        cmd=id ;;
 		canon-reject)   exp=;                     cmd=canon ;;
 		manifest-reject) exp=;                    cmd=id ;;
+		corpus)         exp=$tmp/corpus-state.$name; cmd=corpus ;;
 		esac
 
 		if [ "$cmd" = canon ]; then
 			"$airi" canon - < "$in" > "$got" 2> "$got.err"
+		elif [ "$cmd" = corpus ]; then
+			"$airi" digest corpus --json - < "$in" > "$got" 2> "$got.err"
 		else
 			"$airi" id --json - < "$in" > "$got" 2> "$got.err"
 		fi
@@ -304,13 +310,14 @@ if [ -f "$tmp/list" ]; then
 fi
 
 # Expected blocks that no input block refers to are mistakes in the spec.
-for f in "$tmp"/canon-out.* "$tmp"/id.* "$tmp"/verified.*; do
+for f in "$tmp"/canon-out.* "$tmp"/id.* "$tmp"/verified.* "$tmp"/corpus-state.*; do
 	[ -e "$f" ] || continue
 	base=${f##*/}
 	case $base in
 	canon-out.*) src=canon-in.${base#canon-out.} ;;
 	id.*)        src=manifest.${base#id.} ;;
 	verified.*)  src=bundle.${base#verified.} ;;
+	corpus-state.*) src=corpus.${base#corpus-state.} ;;
 	esac
 	if [ ! -e "$tmp/$src" ]; then
 		echo "FAIL ${base#*.}: $base has no matching input block"
