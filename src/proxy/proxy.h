@@ -71,6 +71,9 @@ struct writer;
 struct writer_job {
 	char *manifest;
 	size_t len;
+	/* when manifest is NULL: builds it, on the writer thread (the
+	 * capture's inputs must not change until the job is done) */
+	char *(*build)(struct writer_job *j, size_t *len);
 	char run_key[40];
 	/* filled by the writer */
 	int rc;

@@ -73,6 +73,10 @@ struct proxy {
 	int stopping;
 	struct event *sigterm, *sigint, *stop_check;
 	uint64_t calls, recorded, failed;
+	/* finished transfer handles, reset and reused (their buffers and
+	 * state are kept; connections live in the multi handle's pool) */
+	CURL *easy_pool[256];
+	int npool;
 };
 
 struct hdr {
@@ -119,6 +123,22 @@ static int64_t now_ms(void)
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
+static void easy_release(struct proxy *px, CURL *e)
+{
+	curl_multi_remove_handle(px->multi, e);
+	if (px->npool < (int)(sizeof(px->easy_pool) / sizeof(*px->easy_pool))) {
+		curl_easy_reset(e);
+		px->easy_pool[px->npool++] = e;
+	} else {
+		curl_easy_cleanup(e);
+	}
+}
+
+static CURL *easy_get(struct proxy *px)
+{
+	return px->npool ? px->easy_pool[--px->npool] : curl_easy_init();
+}
+
 static void call_free(struct call *c)
 {
 	if (!c)
@@ -145,10 +165,8 @@ static void call_free(struct call *c)
 			evhttp_send_reply(c->req, 499, "Client Closed Request",
 					  NULL);
 	}
-	if (c->easy) {
-		curl_multi_remove_handle(c->px->multi, c->easy);
-		curl_easy_cleanup(c->easy);
-	}
+	if (c->easy)
+		easy_release(c->px, c->easy);
 	curl_slist_free_all(c->headers);
 	for (size_t i = 0; i < c->nrh; i++) {
 		free(c->rh[i].name);
@@ -264,21 +282,29 @@ static void fill_capture(struct call *c, struct capture *cap, char *assembled,
 	cap->call_id = c->run_key[0] ? c->run_key : NULL;
 }
 
-static void submit(struct call *c)
+/* on the writer thread: the call's capture inputs no longer change once
+ * its transfer is done (the loop thread only sets client_gone and
+ * conn_closed, which the capture does not read) */
+static char *build_manifest(struct writer_job *j, size_t *len)
 {
+	struct call *c = j->call;
 	struct capture cap;
 	char *assembled = NULL;
 	size_t alen = 0;
 	if (c->streaming && c->as && c->status < 400)
 		assembled = asm_output(c->as, &alen);
 	fill_capture(c, &cap, assembled, alen);
-	struct writer_job *j = calloc(1, sizeof(*j));
-	if (!j) {
-		free(assembled);
-		return;
-	}
-	j->manifest = proxy_manifest(&cap, &j->len);
+	char *m = proxy_manifest(&cap, len);
 	free(assembled);
+	return m;
+}
+
+static void submit(struct call *c)
+{
+	struct writer_job *j = calloc(1, sizeof(*j));
+	if (!j)
+		return;
+	j->build = build_manifest;
 	if (c->bind_key)
 		snprintf(j->run_key, sizeof(j->run_key), "%s", c->run_key);
 	snprintf(j->group, sizeof(j->group), "%s", c->group);
@@ -684,8 +710,7 @@ static void transfer_done(struct call *c, CURLcode res)
 		c->api_version = strdup(ov);
 	c->finished = 1;
 	if (c->easy) {
-		curl_multi_remove_handle(c->px->multi, c->easy);
-		curl_easy_cleanup(c->easy);
+		easy_release(c->px, c->easy);
 		c->easy = NULL;
 	}
 	if (c->client_gone)
@@ -1189,7 +1214,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		}
 	}
 	c->headers = curl_slist_append(c->headers, "Expect:");
-	c->easy = curl_easy_init();
+	c->easy = easy_get(px);
 	if (!c->easy) {
 		send_api_error(req, c->api, 500, "airi_error", "cannot start a transfer");
 		call_free(c);
@@ -1441,6 +1466,8 @@ int cmd_proxy(struct args *a)
 	if (px.stop_check)
 		event_free(px.stop_check);
 	event_free(px.timer);
+	while (px.npool)
+		curl_easy_cleanup(px.easy_pool[--px.npool]);
 	curl_multi_cleanup(px.multi);
 	evhttp_free(px.http);
 	event_base_free(px.base);

@@ -51,7 +51,15 @@ static void record_batch(struct writer *w, struct writer_job *batch)
 	int tx = airi_store_begin(w->s, &err) == 0;
 	for (struct writer_job *j = batch; j; j = j->next) {
 		airi_manifest *m = NULL;
-		j->rc = airi_manifest_parse(j->manifest, j->len, &m, &err);
+		if (!j->manifest && j->build)
+			j->manifest = j->build(j, &j->len);
+		if (!j->manifest) {
+			j->rc = AIRI_ENOMEM;
+			snprintf(j->error, sizeof(j->error), "out of memory");
+			continue;
+		}
+		/* the text lives until the job is handed back */
+		j->rc = airi_manifest_parse_borrow(j->manifest, j->len, &m, &err);
 		if (!j->rc)
 			j->rc = airi_store_record(w->s, m, NULL, &err);
 		if (!j->rc && j->run_key[0])
