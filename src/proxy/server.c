@@ -791,11 +791,16 @@ static int on_curl_socket(CURL *e, curl_socket_t s, int what, void *arg,
 	}
 	short kind = EV_PERSIST | (what & CURL_POLL_IN ? EV_READ : 0) |
 		     (what & CURL_POLL_OUT ? EV_WRITE : 0);
-	if (ev)
-		event_free(ev);
-	ev = event_new(px->base, s, kind, on_socket_event, px);
+	if (ev && event_get_events(ev) == kind)
+		return 0; /* already watching for that */
+	if (ev) { /* same socket, other interest: re-arm the same event */
+		event_del(ev);
+		event_assign(ev, px->base, s, kind, on_socket_event, px);
+	} else {
+		ev = event_new(px->base, s, kind, on_socket_event, px);
+		curl_multi_assign(px->multi, s, ev);
+	}
 	event_add(ev, NULL);
-	curl_multi_assign(px->multi, s, ev);
 	return 0;
 }
 
