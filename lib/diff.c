@@ -392,6 +392,147 @@ static void member_block(airi__jw *w, const airi_digest *da,
 	airi__jw_end_obj(w);
 }
 
+/*
+ * The cause classes of a difference, in a fixed order, for the verdict:
+ * which kind of condition changed (docs/airi.1, "diff"). A model section
+ * whose requested name is the same but whose resolved model, fingerprint
+ * or weights differ is "model_alias_changed": the provider moved the
+ * alias to another model.
+ */
+struct sref {
+	const char *p;
+	size_t n;
+};
+
+static struct sref sv(const airi_value *o, const char *k)
+{
+	const airi_value *v = o ? airi_value_get(o, k) : NULL;
+	struct sref r = {NULL, 0};
+	if (v && airi_value_type(v) == AIRI_STRING)
+		r.p = airi_value_string(v, &r.n);
+	return r;
+}
+
+static int str_eq(struct sref a, struct sref b)
+{
+	return (!a.p && !b.p) ||
+	       (a.p && b.p && a.n == b.n && !memcmp(a.p, b.p, a.n));
+}
+
+static int differs(const airi_digest *a, const airi_digest *b)
+{
+	return (a || b) && (!a || !b || !airi_digest_equal(a, b));
+}
+
+static void cause(airi__jw *w, airi__buf *t, const char *name,
+		  const char *text)
+{
+	airi__jw_str(w, name);
+	if (t->n)
+		airi__buf_adds(t, "; ");
+	airi__buf_adds(t, text);
+}
+
+static void causes(airi__jw *w, airi__buf *t, const airi_manifest *A,
+		   const airi_manifest *B, int same_run, int same_cond)
+{
+	static const struct {
+		const char *section, *name, *text;
+	} known[] = {
+		{"params", "params_changed", "params changed"},
+		{"system", "system_changed", "system prompt changed"},
+		{"input", "input_changed", "input changed"},
+		{"retrieval", "retrieval_changed",
+		 "retrieval or index state changed"},
+		{"tools", "tools_changed", "tools changed"},
+		{"environment", "environment_changed", "environment changed"},
+	};
+	if (same_run) {
+		cause(w, t, "same_run", "same run");
+		return;
+	}
+	if (same_cond) {
+		const airi_digest *oa = airi_manifest_output_digest(A),
+				  *ob = airi_manifest_output_digest(B),
+				  *ta = airi_manifest_trajectory_digest(A),
+				  *tb = airi_manifest_trajectory_digest(B);
+		if (differs(oa, ob) || differs(ta, tb))
+			cause(w, t, "output_varied",
+			      "same conditions, output varied");
+		else
+			cause(w, t, "meta_only", "only meta differs");
+		return;
+	}
+	const airi_value *ma = airi_manifest_section(A, "model");
+	const airi_value *mb = airi_manifest_section(B, "model");
+	const airi_digest *dma = NULL, *dmb = NULL;
+	for (size_t i = 0; i < airi_manifest_section_count(A); i++)
+		if (!strcmp(airi_manifest_section_name(A, i), "model"))
+			dma = airi_manifest_section_digest(A, i);
+	for (size_t i = 0; i < airi_manifest_section_count(B); i++)
+		if (!strcmp(airi_manifest_section_name(B, i), "model"))
+			dmb = airi_manifest_section_digest(B, i);
+	if (differs(dma, dmb)) {
+		struct sref na = sv(ma, "name"), nb = sv(mb, "name");
+		struct sref ra = sv(ma, "resolved"), rb = sv(mb, "resolved");
+		if (na.p && str_eq(na, nb) &&
+		    (!str_eq(ra, rb) || !str_eq(sv(ma, "fingerprint"),
+						sv(mb, "fingerprint")) ||
+		     !str_eq(sv(ma, "weights_digest"), sv(mb, "weights_digest")))) {
+			char text[600];
+			int nl = (int)(na.n > 100 ? 100 : na.n);
+			if (!str_eq(ra, rb))
+				snprintf(text, sizeof(text),
+					 "the model behind the alias changed "
+					 "(%.*s resolved to %.*s, now %.*s)",
+					 nl, na.p, (int)(ra.p ? (ra.n > 100 ? 100 : ra.n) : 7),
+					 ra.p ? ra.p : "nothing",
+					 (int)(rb.p ? (rb.n > 100 ? 100 : rb.n) : 7),
+					 rb.p ? rb.p : "nothing");
+			else
+				snprintf(text, sizeof(text),
+					 "the model behind the alias changed "
+					 "(%.*s: other fingerprint or weights)",
+					 nl, na.p);
+			cause(w, t, "model_alias_changed", text);
+		} else {
+			cause(w, t, "model_changed", "model changed");
+		}
+	}
+	for (size_t k = 0; k < sizeof(known) / sizeof(*known); k++) {
+		const airi_digest *da = NULL, *db = NULL;
+		for (size_t i = 0; i < airi_manifest_section_count(A); i++)
+			if (!strcmp(airi_manifest_section_name(A, i), known[k].section))
+				da = airi_manifest_section_digest(A, i);
+		for (size_t i = 0; i < airi_manifest_section_count(B); i++)
+			if (!strcmp(airi_manifest_section_name(B, i), known[k].section))
+				db = airi_manifest_section_digest(B, i);
+		if (differs(da, db))
+			cause(w, t, known[k].name, known[k].text);
+	}
+	/* sections outside the standard set */
+	int other = 0;
+	for (int side = 0; side < 2 && !other; side++) {
+		const airi_manifest *X = side ? B : A, *Y = side ? A : B;
+		for (size_t i = 0; i < airi_manifest_section_count(X) && !other; i++) {
+			const char *n = airi_manifest_section_name(X, i);
+			int std = !strcmp(n, "model");
+			for (size_t k = 0; k < sizeof(known) / sizeof(*known); k++)
+				std |= !strcmp(n, known[k].section);
+			if (std)
+				continue;
+			const airi_digest *dy = NULL;
+			for (size_t j = 0; j < airi_manifest_section_count(Y); j++)
+				if (!strcmp(airi_manifest_section_name(Y, j), n))
+					dy = airi_manifest_section_digest(Y, j);
+			if (!dy || !airi_digest_equal(dy, airi_manifest_section_digest(X, i)))
+				other = 1;
+		}
+	}
+	if (other)
+		cause(w, t, "other_section_changed", "another section changed");
+}
+
 int airi_run_diff(const airi_manifest *A, const airi_manifest *B, int *same,
 		  char **report, size_t *len)
 {
@@ -489,6 +630,12 @@ int airi_run_diff(const airi_manifest *A, const airi_manifest *B, int *same,
 
 	airi__jw_key(&w, "verdict");
 	airi__jw_obj(&w);
+	airi__buf causes_text;
+	airi__buf_init(&causes_text);
+	airi__jw_key(&w, "causes");
+	airi__jw_arr(&w);
+	causes(&w, &causes_text, A, B, same_run, same_cond);
+	airi__jw_end_arr(&w);
 	airi__jw_key(&w, "differing_sections");
 	airi__jw_arr(&w);
 	{
@@ -546,12 +693,14 @@ int airi_run_diff(const airi_manifest *A, const airi_manifest *B, int *same,
 		}
 		else
 			snprintf(text, sizeof(text), "conditions differ: %s",
-				 differing.p ? differing.p : "");
+				 causes_text.p ? causes_text.p
+					       : differing.p ? differing.p : "");
 		airi__jw_str(&w, text);
 	}
 	airi__jw_end_obj(&w);
 	airi__jw_end_obj(&w);
 	airi__buf_release(&differing);
+	airi__buf_release(&causes_text);
 	char *p = airi__jw_finish(&w, len);
 	if (!p)
 		return AIRI_ENOMEM;

@@ -103,7 +103,14 @@ static void test_sections(void **state)
 	assert_string_equal(str(at(r, "/sections/3/status")), "removed");
 	assert_string_equal(str(at(r, "/verdict/kind")), "conditions_differ");
 	assert_string_equal(str(at(r, "/verdict/text")),
-			    "conditions differ: params, retrieval, system, tools");
+			    "conditions differ: params changed; system prompt "
+			    "changed; retrieval or index state changed; tools "
+			    "changed");
+	assert_string_equal(str(at(r, "/verdict/causes/0")), "params_changed");
+	assert_string_equal(str(at(r, "/verdict/causes/1")), "system_changed");
+	assert_string_equal(str(at(r, "/verdict/causes/2")), "retrieval_changed");
+	assert_string_equal(str(at(r, "/verdict/causes/3")), "tools_changed");
+	assert_int_equal(airi_value_count(at(r, "/verdict/causes")), 4);
 	assert_int_equal(airi_value_count(at(r, "/verdict/differing_sections")), 4);
 	airi_json_free(d);
 }
@@ -208,10 +215,43 @@ static void test_many_changes_capped(void **state)
 	airi_json_free(d);
 }
 
+/* the same requested model resolving elsewhere is named as such; another
+ * model name is a plain model change; equal conditions name the output */
+static void test_causes(void **state)
+{
+	(void)state;
+	int same;
+	airi_json *d = diff("{\"conditions\":{\"model\":{\"name\":\"gpt-x\","
+			    "\"resolved\":\"gpt-x-2026-01\"},\"input\":\"q\"}}",
+			    "{\"conditions\":{\"model\":{\"name\":\"gpt-x\","
+			    "\"resolved\":\"gpt-x-2026-06\"},\"input\":\"q\"}}",
+			    &same);
+	const airi_value *r = airi_json_root(d);
+	assert_string_equal(str(at(r, "/verdict/causes/0")), "model_alias_changed");
+	assert_int_equal(airi_value_count(at(r, "/verdict/causes")), 1);
+	assert_non_null(strstr(str(at(r, "/verdict/text")),
+			       "the model behind the alias changed (gpt-x resolved "
+			       "to gpt-x-2026-01, now gpt-x-2026-06)"));
+	airi_json_free(d);
+	d = diff("{\"conditions\":{\"model\":{\"name\":\"a\"},\"custom\":1}}",
+		 "{\"conditions\":{\"model\":{\"name\":\"b\"},\"custom\":2}}",
+		 &same);
+	r = airi_json_root(d);
+	assert_string_equal(str(at(r, "/verdict/causes/0")), "model_changed");
+	assert_string_equal(str(at(r, "/verdict/causes/1")), "other_section_changed");
+	airi_json_free(d);
+	d = diff("{\"conditions\":{\"input\":\"q\"},\"output\":\"x\"}",
+		 "{\"conditions\":{\"input\":\"q\"},\"output\":\"y\"}", &same);
+	r = airi_json_root(d);
+	assert_string_equal(str(at(r, "/verdict/causes/0")), "output_varied");
+	airi_json_free(d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sections),
+		cmocka_unit_test(test_causes),
 		cmocka_unit_test(test_same),
 		cmocka_unit_test(test_alignment_insert),
 		cmocka_unit_test(test_alignment_change),
