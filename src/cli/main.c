@@ -41,6 +41,29 @@ static const struct opt log_opts[] = {
 	{"conditions", 1, "only runs with this conditions ID (or prefix)"},
 	{"limit", 1, "at most N runs"},
 	{0}};
+static const struct opt reproduce_opts[] = {
+	COMMON_OPTS,
+	{"store", 1, "store location (the run, and where the new run is recorded)"},
+	{"upstream", 1, "send the call here instead of the recorded upstream base URL"},
+	{"live-tools", 1, "agent runs: run this command for each tool call (JSON on stdin) instead of feeding the recorded results"},
+	{"timeout", 1, "seconds to wait for each upstream reply (default 300)"},
+	{"json", 0, "print the report as canonical JSON"},
+	{0}};
+static const struct opt label_opts[] = {
+	COMMON_OPTS,
+	{"store", 1, "store location"},
+	{"json", 0, "print the run's labels as JSON"},
+	{"remove", 0, "remove the named labels (KEY arguments) instead of setting them"},
+	{0}};
+static const struct opt regress_opts[] = {
+	COMMON_OPTS,
+	{"store", 1, "store location"},
+	{"before", 1, "the cohort before the change (FILTER)"},
+	{"after", 1, "the cohort after the change (FILTER)"},
+	{"json", 0, "print the report as canonical JSON"},
+	{"html", 1, "also write a self-contained HTML report with plots to this file"},
+	{"examples", 1, "at most N worst paired examples (default 5)"},
+	{0}};
 static const struct opt diff_opts[] = {
 	COMMON_OPTS, {"store", 1, "store location"},
 	{"json", 0, "print the report as canonical JSON"}, {0}};
@@ -127,6 +150,25 @@ const struct cmd cli_commands[] = {
 	 "airi log [--store PATH] [--model M] [--since T] [--until T] "
 	 "[--conditions ID] [--limit N] [--json]",
 	 "List runs, newest first.", NULL},
+	{"reproduce", cmd_reproduce, reproduce_opts,
+	 "airi reproduce [--store PATH] [--upstream URL] [--live-tools CMD] [--json] RUN",
+	 "Re-execute a recorded model call (or agent run) with exactly the "
+	 "recorded request, record it, and explain any difference.",
+	 "Exit status: 0 identical conditions and output, 1 same conditions\n"
+	 "and divergent output, 3 different conditions, 2 trouble."},
+	{"label", cmd_label, label_opts,
+	 "airi label [--store PATH] [--json] [--remove] RUN [KEY=VALUE|KEY]...",
+	 "Attach labels and numeric scores to a run, beside its identity.",
+	 "A value that is a JSON number is also a score (regress compares\n"
+	 "scores between cohorts). Without KEY=VALUE, prints the labels."},
+	{"regress", cmd_regress, regress_opts,
+	 "airi regress [--store PATH] --before FILTER --after FILTER [--json] [--html FILE]",
+	 "Compare two cohorts of runs: which conditions changed, paired "
+	 "outputs, outcome statistics.",
+	 "FILTER: space- or comma-separated terms, all of which must hold:\n"
+	 "since=T until=T (RFC 3339), model=M (requested or resolved),\n"
+	 "label.KEY=VALUE, section.NAME=DIGEST-PREFIX. `airi log` takes the same\n"
+	 "terms with --where FILTER."},
 	{"diff", cmd_diff, diff_opts, "airi diff [--store PATH] [--json] A B",
 	 "Compare two runs (IDs or manifest files) section by section.",
 	 "Exit status like diff(1): 0 same run, 1 different, 2 trouble."},
