@@ -360,6 +360,12 @@ typedef struct airi_filter {
 	int has_since, has_until;
 	const char *conditions; /* conditions ID or hex prefix */
 	size_t limit;           /* 0: no limit */
+	/* more terms, space- or comma-separated, all of which must hold:
+	 * since=T until=T (RFC 3339), model=M, label.KEY=VALUE,
+	 * section.NAME=DIGEST-PREFIX (model, params, system, input,
+	 * retrieval, tools, environment), conditions=PREFIX. AIRI_EINVAL
+	 * names a malformed term. NULL: none. */
+	const char *where;
 } airi_filter;
 
 /* Calls fn for each run matching the filter, newest first; fn returns 0 to
@@ -367,6 +373,39 @@ typedef struct airi_filter {
 typedef int (*airi_run_fn)(void *ctx, const airi_run_info *run);
 AIRI_API int airi_store_list(airi_store *s, const airi_filter *f,
 			     airi_run_fn fn, void *ctx, airi_error *err);
+
+/* ---- Labels and cohorts ------------------------------------------------- */
+
+/* A label beside a run (not part of its identity). */
+typedef struct airi_label {
+	const char *key, *value;
+	int has_score; /* the value is a JSON number: also a score */
+	double score;
+	int64_t time_ms; /* when it was set */
+} airi_label;
+typedef int (*airi_label_fn)(void *ctx, const airi_label *l);
+
+/* Sets (value not NULL) or removes (value NULL) the label key on a run.
+ * A value that is a JSON number is also kept as a numeric score. Keys:
+ * 1-64 bytes of [A-Za-z0-9_.-]; values up to 4096 bytes of UTF-8.
+ * AIRI_ENOTFOUND for an unknown run, AIRI_EINVAL for a bad key/value. */
+AIRI_API int airi_store_label(airi_store *s, const airi_digest *run,
+			      const char *key, const char *value,
+			      airi_error *err);
+/* Calls fn for each label of a run, by key. */
+AIRI_API int airi_store_labels(airi_store *s, const airi_digest *run,
+			       airi_label_fn fn, void *ctx, airi_error *err);
+
+/* Compares two cohorts of runs selected by filters (airi_filter.where
+ * syntax): which condition sections changed and how much, runs paired by
+ * input digest whose output now differs, and outcome statistics with 95%
+ * confidence intervals (error rate, finish reasons, output length,
+ * latency, tool calls, output tokens, numeric labels). examples: at most
+ * this many paired examples. *report is canonical JSON (docs/airi.1,
+ * "regress --json"), freed with free(). */
+AIRI_API int airi_regress(airi_store *s, const char *before, const char *after,
+			  size_t examples, char **report, size_t *len,
+			  airi_error *err);
 
 /* Recomputes every stored object's digest and checks that every run's
  * objects exist and are canonical. fn is called once per problem with a

@@ -357,6 +357,35 @@ static int slots_grow(airi_corpus *c)
 	return 0;
 }
 
+/* well-formed UTF-8 (no surrogates, no overlong forms): ids become JSON
+ * strings in the tree's nodes */
+static int utf8_ok(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		unsigned c = p[i];
+		size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2
+					  : c >= 0xE0 && c <= 0xEF ? 3
+					  : c >= 0xF0 && c <= 0xF4 ? 4
+								   : 0;
+		if (!len || i + len > n)
+			return 0;
+		for (size_t k = 1; k < len; k++)
+			if ((p[i + k] & 0xC0) != 0x80)
+				return 0;
+		if (len == 3) {
+			unsigned c1 = p[i + 1];
+			if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F))
+				return 0;
+		} else if (len == 4) {
+			unsigned c1 = p[i + 1];
+			if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F))
+				return 0;
+		}
+		i += len;
+	}
+	return 1;
+}
+
 static int add_change(airi_corpus *c, const char *id, size_t n,
 		      const airi_digest *d, int del, airi_error *err)
 {
@@ -364,6 +393,9 @@ static int add_change(airi_corpus *c, const char *id, size_t n,
 		return airi__err(err, AIRI_EINVAL,
 				 "document id missing or longer than %zu bytes",
 				 MAX_ID);
+	if (!utf8_ok((const unsigned char *)id, n))
+		return airi__err(err, AIRI_EINVAL,
+				 "document id is not well-formed UTF-8");
 	if (c->nch >= UINT32_MAX - 1)
 		return airi__err(err, AIRI_ENOMEM, "too many changes at once");
 	if ((c->nch + 1) * 2 > c->nslots && slots_grow(c))
@@ -808,7 +840,8 @@ int airi_corpus_commit(airi_corpus *c, airi_digest *state_out,
 	uint64_t count = 0;
 	int rc = 0, own_tx = 0;
 	airi__buf_init(&w.b);
-	qsort(c->ch, c->nch, sizeof(*c->ch), doc_cmp);
+	if (c->nch)
+		qsort(c->ch, c->nch, sizeof(*c->ch), doc_cmp);
 	/* the slots index positions before sorting: rebuilt on demand */
 	free(c->slots);
 	c->slots = NULL;
@@ -920,6 +953,10 @@ int airi_corpus_diff(airi_store *s, const airi_digest *before,
 	struct doc *da = NULL, *db = NULL;
 	size_t na = 0, nb = 0;
 	int rc;
+	if (!s || !before || !after || !fn)
+		return airi__err(err, AIRI_EINVAL,
+				 "corpus diff needs a store, two states and a "
+				 "callback");
 	if ((rc = load_state(s, before, &ra, NULL, NULL, NULL, err)) ||
 	    (rc = load_state(s, after, &rb, NULL, NULL, NULL, err)))
 		return rc;

@@ -254,6 +254,51 @@ int airi__files_hash(struct airi__file *files, size_t n,
 struct evp_md_st;
 const struct evp_md_st *airi__sha256(void);
 
+/* ---- run facts for cohorts (outcome.c) --------------------------------- */
+
+#define AIRI__NSTD 7
+/* model, params, system, input, retrieval, tools, environment */
+extern const char *const airi__std_sections[AIRI__NSTD];
+
+struct airi__facts {
+	airi_digest sec[AIRI__NSTD];
+	int has_sec[AIRI__NSTD];
+	airi_digest out;
+	int has_out;
+	int64_t status;     /* HTTP status, -1 unknown */
+	int failed;         /* error status, error output, or not "complete" */
+	char finish[48];    /* finish/stop reason, "" unknown */
+	int64_t out_chars;  /* output text length in code points, -1 unknown */
+	int64_t latency_ms; /* meta end - start, -1 unknown */
+	int64_t tool_calls;
+	int64_t out_tokens; /* usage output tokens, -1 unknown */
+};
+void airi__run_facts(const airi_manifest *m, struct airi__facts *f);
+
+/* ---- cohort filters (filter.c) ------------------------------------------ */
+
+enum {
+	AIRI__T_SINCE = 1,
+	AIRI__T_UNTIL,
+	AIRI__T_MODEL,
+	AIRI__T_LABEL,
+	AIRI__T_SECTION,
+	AIRI__T_CONDITIONS
+};
+struct airi__term {
+	int kind;
+	int64_t ms;         /* since, until */
+	char *key, *value;  /* label key; model, label value, prefix text */
+	int section;        /* index in airi__std_sections */
+	airi_digest lo, hi; /* section, conditions: the prefix's range */
+};
+struct airi__where {
+	struct airi__term *terms;
+	size_t nterms;
+};
+int airi__where_parse(const char *text, struct airi__where *w, airi_error *err);
+void airi__where_free(struct airi__where *w);
+
 /* True for variable names that look like secrets (KEY, TOKEN, ...). */
 int airi__secret_name(const char *name);
 

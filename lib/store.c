@@ -102,6 +102,47 @@ static int backfill(airi_store *s, airi_error *err)
 	return rc;
 }
 
+static int facts_one(void *ctx, const airi_digest *d, int64_t ms)
+{
+	void **c = ctx;
+	airi_store *s = c[0];
+	airi_manifest *m = NULL;
+	struct airi__facts f;
+	(void)ms;
+	int rc = airi_store_fetch(s, d, &m, c[1]);
+	if (rc == AIRI_ENOTFOUND || rc == AIRI_ECORRUPT)
+		return 0; /* fsck reports those; the facts stay unknown */
+	if (rc)
+		return rc;
+	airi__run_facts(m, &f);
+	rc = s->ops->set_facts(s->impl, d, &f, c[1]);
+	airi_manifest_free(m);
+	return rc;
+}
+
+/* A store from before the run facts (schema < 4) gets them once. */
+static int backfill_facts(airi_store *s, airi_error *err)
+{
+	char *v = NULL;
+	int rc = s->ops->setting_get(s->impl, "facts_backfill", &v, err);
+	if (rc == AIRI_ENOTFOUND)
+		return 0;
+	if (rc)
+		return rc;
+	int pending = !strcmp(v, "pending");
+	free(v);
+	if (!pending)
+		return 0;
+	void *ctx[2] = {s, err};
+	if ((rc = s->ops->begin(s->impl, err)))
+		return rc;
+	if ((rc = s->ops->each_run(s->impl, facts_one, ctx, err)) ||
+	    (rc = s->ops->setting_put(s->impl, "facts_backfill", "done", err)) ||
+	    (rc = s->ops->commit(s->impl, err)))
+		s->ops->rollback(s->impl);
+	return rc;
+}
+
 int airi_store_open(const char *location, unsigned flags, airi_store **out,
 		    airi_error *err)
 {
@@ -128,7 +169,8 @@ int airi_store_open(const char *location, unsigned flags, airi_store **out,
 		return rc;
 	}
 	s->known = calloc(KNOWN_SLOTS, sizeof(airi_digest)); /* optional */
-	if (!(flags & AIRI_STORE_READONLY) && (rc = backfill(s, err))) {
+	if (!(flags & AIRI_STORE_READONLY) &&
+	    ((rc = backfill(s, err)) || (rc = backfill_facts(s, err)))) {
 		airi_store_close(s);
 		return rc;
 	}
@@ -271,6 +313,11 @@ int airi__store_put(airi_store *s, const airi_digest *d, const char *p,
 	return rc;
 }
 
+int airi__store_flush(airi_store *s, airi_error *err)
+{
+	return pend_flush(s, err);
+}
+
 int airi__store_setting(airi_store *s, const char *key, char **value,
 			airi_error *err)
 {
@@ -410,6 +457,9 @@ int airi_store_record(airi_store *s, const airi_manifest *m, int *created,
 	row.resolved = mres;
 	airi__output_summary(m, summary, sizeof(summary));
 	row.summary = summary;
+	struct airi__facts facts;
+	airi__run_facts(m, &facts);
+	row.facts = &facts;
 	rc = airi__log_next(s, &row.log_index, err);
 	if (!rc)
 		rc = s->ops->put_run(s->impl, &row, &made, err);
@@ -951,4 +1001,73 @@ int airi_store_fsck(airi_store *s, airi_problem_fn fn, void *ctx,
 	if (problems)
 		*problems = c.problems;
 	return 0;
+}
+
+/* ---- labels --------------------------------------------------------------- */
+
+static int label_key_ok(const char *k)
+{
+	size_t n = k ? strlen(k) : 0;
+	if (n < 1 || n > 64)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = k[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int airi_store_label(airi_store *s, const airi_digest *run, const char *key,
+		     const char *value, airi_error *err)
+{
+	double num, *nump = NULL;
+	if (!label_key_ok(key))
+		return airi__err(err, AIRI_EINVAL,
+				 "label key \"%.80s\": expected 1-64 characters "
+				 "of A-Z a-z 0-9 _ . -",
+				 key ? key : "");
+	if (value) {
+		size_t n = strlen(value);
+		airi_json *doc = NULL;
+		if (n > 4096)
+			return airi__err(err, AIRI_EINVAL,
+					 "label %s: value longer than 4096 bytes",
+					 key);
+		/* the value must be text a JSON string can hold */
+		airi__buf b;
+		airi__buf_init(&b);
+		airi__canon_string(&b, value, n);
+		int ok = b.p && airi_json_parse(b.p, b.n, &doc, NULL) == 0;
+		airi_json_free(doc);
+		doc = NULL;
+		airi__buf_release(&b);
+		if (!ok)
+			return airi__err(err, AIRI_EINVAL,
+					 "label %s: value is not valid UTF-8", key);
+		/* a JSON number is also a score */
+		if (n && airi_json_parse(value, n, &doc, NULL) == 0 &&
+		    airi_value_type(airi_json_root(doc)) == AIRI_NUMBER) {
+			num = airi_value_number(airi_json_root(doc));
+			nump = &num;
+		}
+		airi_json_free(doc);
+	}
+	int rc = pend_flush(s, err);
+	if (!rc)
+		rc = s->ops->label_put(s->impl, run, key, value, nump, now_ms(), err);
+	if (rc == AIRI_ENOTFOUND) {
+		char hex[AIRI_DIGEST_STRLEN];
+		airi_digest_format(run, hex);
+		return airi__err(err, rc, "no run %s in the store", hex);
+	}
+	return rc;
+}
+
+int airi_store_labels(airi_store *s, const airi_digest *run, airi_label_fn fn,
+		      void *ctx, airi_error *err)
+{
+	int rc = pend_flush(s, err);
+	return rc ? rc : s->ops->labels(s->impl, run, fn, ctx, err);
 }

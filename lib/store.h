@@ -19,6 +19,7 @@ struct airi__run_row {
 	const char *model, *resolved; /* NUL-terminated or NULL */
 	const char *summary;
 	uint64_t log_index; /* its entry in the transparency log */
+	const struct airi__facts *facts; /* for cohorts; NULL: unknown */
 };
 
 typedef int (*airi__object_fn)(void *ctx, const airi_digest *d,
@@ -26,6 +27,17 @@ typedef int (*airi__object_fn)(void *ctx, const airi_digest *d,
 /* runs in recording order, with their recording time */
 typedef int (*airi__digest_fn)(void *ctx, const airi_digest *d,
 			       int64_t recorded_ms);
+
+/* one run of a cohort scan; strings valid during the callback */
+struct airi__scan {
+	int64_t seq, time_ms;
+	airi_digest run;
+	const char *model, *resolved, *summary;
+	struct airi__facts facts;
+};
+typedef int (*airi__scan_fn)(void *ctx, const struct airi__scan *r);
+typedef int (*airi__score_fn)(void *ctx, int64_t seq, const char *key,
+			      double num);
 
 struct airi__store_ops {
 	const char *name;
@@ -84,6 +96,21 @@ struct airi__store_ops {
 	int (*checkpoint_latest)(void *impl, uint64_t *size, char **note,
 				 airi_error *err);
 	int (*set_cache)(void *impl, unsigned mib);
+	/* run facts (back-filling stores from before them) */
+	int (*set_facts)(void *impl, const airi_digest *run,
+			 const struct airi__facts *f, airi_error *err);
+	/* the runs a filter selects, with their facts, in no set order */
+	int (*scan)(void *impl, const struct airi__where *w, airi__scan_fn fn,
+		    void *ctx, airi_error *err);
+	/* numeric labels of the runs a filter selects */
+	int (*scores)(void *impl, const struct airi__where *w,
+		      airi__score_fn fn, void *ctx, airi_error *err);
+	/* value NULL: remove; AIRI_ENOTFOUND for an unknown run */
+	int (*label_put)(void *impl, const airi_digest *run, const char *key,
+			 const char *value, const double *num, int64_t ms,
+			 airi_error *err);
+	int (*labels)(void *impl, const airi_digest *run, airi_label_fn fn,
+		      void *ctx, airi_error *err);
 	/* small settings (the log's origin) */
 	int (*setting_get)(void *impl, const char *key, char **value,
 			   airi_error *err);
@@ -130,6 +157,8 @@ int airi__log_next(airi_store *s, uint64_t *index, airi_error *err);
  * transaction). */
 int airi__store_put(airi_store *s, const airi_digest *d, const char *p,
 		    size_t n, airi_error *err);
+/* Writes the objects buffered in an open transaction (before reading). */
+int airi__store_flush(airi_store *s, airi_error *err);
 /* Small named settings; AIRI_ENOTFOUND when unset. */
 int airi__store_setting(airi_store *s, const char *key, char **value,
 			airi_error *err);

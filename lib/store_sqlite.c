@@ -16,9 +16,15 @@
  *       level >= 1 (level 0 is recomputed from the entry: one write less
  *       per append);
  *   checkpoints(size, note)  signed checkpoints; settings(key, value).
- * Version 2 added the log, version 3 runs.log_idx; opening an older store
- * migrates it (a version 1 store's runs are back-filled into the log:
- * settings log_backfill = pending).
+ *   runs also holds, from version 4, each run's facts for cohorts (lib/
+ *       outcome.c): the standard condition sections' digests s_model ..
+ *       s_environment, the output digest and the outcome (status, failed,
+ *       finish, out_chars, latency_ms, tool_calls, out_tokens);
+ *   labels(seq, key, value, num, time_ms)  labels and scores beside runs.
+ * Version 2 added the log, version 3 runs.log_idx, version 4 the facts and
+ * labels; opening an older store migrates it (a version 1 store's runs
+ * are back-filled into the log: settings log_backfill = pending; the
+ * facts of a store before version 4 likewise: facts_backfill = pending).
  * A store with a newer user_version than this code knows is refused.
  */
 #define _GNU_SOURCE
@@ -32,7 +38,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 enum {
 	ST_PUT_OBJ,
@@ -62,8 +68,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	"SELECT body FROM objects WHERE digest = ?1",
 	"SELECT 1 FROM runs WHERE id = ?1",
 	"INSERT OR IGNORE INTO runs(id, conditions, recorded_ms, time_ms, "
-	"model, resolved, summary, log_idx) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "
-	"?8)",
+	"model, resolved, summary, log_idx, s_model, s_params, s_system, "
+	"s_input, s_retrieval, s_tools, s_environment, out_digest, status, "
+	"failed, finish, out_chars, latency_ms, tool_calls, out_tokens) VALUES "
+	"(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, "
+	"?17, ?18, ?19, ?20, ?21, ?22, ?23)",
 	"SELECT id FROM runs WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT ?3",
 	"SELECT coalesce(max(idx) + 1, 0) FROM log_leaves",
 	"INSERT INTO log_leaves(idx, run, entry) VALUES (?1, ?2, ?3)",
@@ -145,6 +154,12 @@ static int make_parent(const char *path, airi_error *err)
 	return 0;
 }
 
+#define FACT_COLUMNS                                                      \
+	", s_model BLOB, s_params BLOB, s_system BLOB, s_input BLOB,"        \
+	" s_retrieval BLOB, s_tools BLOB, s_environment BLOB, out_digest BLOB," \
+	" status INTEGER, failed INTEGER, finish TEXT, out_chars INTEGER,"    \
+	" latency_ms INTEGER, tool_calls INTEGER, out_tokens INTEGER"
+
 static const char schema_sql[] =
 	"CREATE TABLE IF NOT EXISTS objects("
 	" id INTEGER PRIMARY KEY, digest BLOB NOT NULL UNIQUE,"
@@ -155,7 +170,8 @@ static const char schema_sql[] =
 	" conditions BLOB NOT NULL,"
 	" recorded_ms INTEGER NOT NULL,"
 	" time_ms INTEGER NOT NULL,"
-	" model TEXT, resolved TEXT, summary TEXT, log_idx INTEGER);"
+	" model TEXT, resolved TEXT, summary TEXT, log_idx INTEGER"
+	FACT_COLUMNS ");"
 	"CREATE INDEX IF NOT EXISTS runs_time ON runs(time_ms, seq);"
 	"CREATE INDEX IF NOT EXISTS runs_model ON runs(model, time_ms);"
 	"CREATE INDEX IF NOT EXISTS runs_resolved ON runs(resolved, time_ms);"
@@ -168,7 +184,30 @@ static const char schema_sql[] =
 	" size INTEGER PRIMARY KEY, note TEXT NOT NULL);"
 	"CREATE TABLE IF NOT EXISTS settings("
 	" key TEXT PRIMARY KEY, value TEXT NOT NULL);"
-	"PRAGMA user_version = 3;";
+	"CREATE TABLE IF NOT EXISTS labels("
+	" seq INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+	" num REAL, time_ms INTEGER NOT NULL, PRIMARY KEY(seq, key))"
+	" WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS labels_kv ON labels(key, value);"
+	"PRAGMA user_version = 4;";
+
+/* version 3 -> 4: the facts columns, then facts_backfill */
+static const char facts_migration_sql[] =
+	"ALTER TABLE runs ADD COLUMN s_model BLOB;"
+	"ALTER TABLE runs ADD COLUMN s_params BLOB;"
+	"ALTER TABLE runs ADD COLUMN s_system BLOB;"
+	"ALTER TABLE runs ADD COLUMN s_input BLOB;"
+	"ALTER TABLE runs ADD COLUMN s_retrieval BLOB;"
+	"ALTER TABLE runs ADD COLUMN s_tools BLOB;"
+	"ALTER TABLE runs ADD COLUMN s_environment BLOB;"
+	"ALTER TABLE runs ADD COLUMN out_digest BLOB;"
+	"ALTER TABLE runs ADD COLUMN status INTEGER;"
+	"ALTER TABLE runs ADD COLUMN failed INTEGER;"
+	"ALTER TABLE runs ADD COLUMN finish TEXT;"
+	"ALTER TABLE runs ADD COLUMN out_chars INTEGER;"
+	"ALTER TABLE runs ADD COLUMN latency_ms INTEGER;"
+	"ALTER TABLE runs ADD COLUMN tool_calls INTEGER;"
+	"ALTER TABLE runs ADD COLUMN out_tokens INTEGER;";
 
 static void sq_close(void *impl)
 {
@@ -269,6 +308,9 @@ static int sq_open(const char *location, unsigned flags, void **impl,
 					  "PRAGMA cache_size=-65536;"
 					  "PRAGMA temp_store=MEMORY;",
 				       err)) ||
+			    /* a migration is all or nothing */
+			    (ver < SCHEMA_VERSION &&
+			     (rc = exec(q, "BEGIN IMMEDIATE", err))) ||
 			    ((ver == 1 || ver == 2) &&
 			     (rc = exec(q, "ALTER TABLE runs ADD COLUMN "
 					   "log_idx INTEGER;", err))) ||
@@ -276,13 +318,24 @@ static int sq_open(const char *location, unsigned flags, void **impl,
 			     (rc = exec(q, "UPDATE runs SET log_idx = (SELECT "
 					   "idx FROM log_leaves l WHERE l.run "
 					   "= runs.id);", err))) ||
+			    (ver >= 1 && ver <= 3 &&
+			     ((rc = exec(q, facts_migration_sql, err)) ||
+			      (rc = exec(q, "CREATE TABLE IF NOT EXISTS settings("
+					    " key TEXT PRIMARY KEY, value TEXT "
+					    "NOT NULL);"
+					    "INSERT OR REPLACE INTO settings"
+					    "(key, value) VALUES "
+					    "('facts_backfill', 'pending')",
+					 err)))) ||
 			    (ver < SCHEMA_VERSION &&
 			     (rc = exec(q, schema_sql, err))) ||
 			    (ver == 1 &&
 			     (rc = exec(q, "INSERT OR REPLACE INTO settings"
 					   "(key, value) VALUES "
 					   "('log_backfill', 'pending')",
-					err)))) {
+					err))) ||
+			    (ver < SCHEMA_VERSION &&
+			     (rc = exec(q, "COMMIT", err)))) {
 				sq_close(q);
 				return rc;
 			}
@@ -387,6 +440,52 @@ static int sq_has_run(void *impl, const airi_digest *run, int *found,
 	return 0;
 }
 
+/* the facts as parameters first..first+14, in FACT_COLUMNS order */
+static void bind_facts(sqlite3_stmt *st, int first,
+		       const struct airi__facts *f)
+{
+	for (int k = 0; k < AIRI__NSTD; k++)
+		if (f->has_sec[k])
+			sqlite3_bind_blob(st, first + k, f->sec[k].bytes,
+					  AIRI_DIGEST_SIZE, SQLITE_STATIC);
+	if (f->has_out)
+		sqlite3_bind_blob(st, first + 7, f->out.bytes, AIRI_DIGEST_SIZE,
+				  SQLITE_STATIC);
+	if (f->status >= 0)
+		sqlite3_bind_int64(st, first + 8, f->status);
+	sqlite3_bind_int(st, first + 9, f->failed);
+	if (f->finish[0])
+		sqlite3_bind_text(st, first + 10, f->finish, -1, SQLITE_STATIC);
+	if (f->out_chars >= 0)
+		sqlite3_bind_int64(st, first + 11, f->out_chars);
+	if (f->latency_ms >= 0)
+		sqlite3_bind_int64(st, first + 12, f->latency_ms);
+	sqlite3_bind_int64(st, first + 13, f->tool_calls);
+	if (f->out_tokens >= 0)
+		sqlite3_bind_int64(st, first + 14, f->out_tokens);
+}
+
+static int sq_set_facts(void *impl, const airi_digest *run,
+			const struct airi__facts *f, airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(q->db,
+			       "UPDATE runs SET s_model = ?1, s_params = ?2, "
+			       "s_system = ?3, s_input = ?4, s_retrieval = ?5, "
+			       "s_tools = ?6, s_environment = ?7, out_digest = ?8, "
+			       "status = ?9, failed = ?10, finish = ?11, "
+			       "out_chars = ?12, latency_ms = ?13, tool_calls = "
+			       "?14, out_tokens = ?15 WHERE id = ?16",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sq_fail(q, err, "cannot update run facts");
+	bind_facts(st, 1, f);
+	sqlite3_bind_blob(st, 16, run->bytes, AIRI_DIGEST_SIZE, SQLITE_STATIC);
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : sq_fail(q, err, "cannot update run facts");
+}
+
 static int sq_put_run(void *impl, const struct airi__run_row *row,
 		      int *created, airi_error *err)
 {
@@ -406,6 +505,8 @@ static int sq_put_run(void *impl, const struct airi__run_row *row,
 	if (row->summary)
 		sqlite3_bind_text(st, 7, row->summary, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 8, (sqlite3_int64)row->log_index);
+	if (row->facts)
+		bind_facts(st, 9, row->facts);
 	rc = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -438,6 +539,82 @@ static int sq_find_runs(void *impl, const airi_digest *lo,
 	return 0;
 }
 
+/* " AND ..." for each filter term, parameters numbered from *next */
+static const char *const sec_col[AIRI__NSTD] = {
+	"s_model", "s_params", "s_system", "s_input", "s_retrieval", "s_tools",
+	"s_environment"};
+
+static void where_sql(const struct airi__where *w, airi__buf *sql, int *next)
+{
+	for (size_t i = 0; i < w->nterms; i++) {
+		const struct airi__term *t = &w->terms[i];
+		int n = *next;
+		switch (t->kind) {
+		case AIRI__T_SINCE:
+			airi__buf_printf(sql, " AND runs.time_ms >= ?%d", n);
+			*next += 1;
+			break;
+		case AIRI__T_UNTIL:
+			airi__buf_printf(sql, " AND runs.time_ms < ?%d", n);
+			*next += 1;
+			break;
+		case AIRI__T_MODEL:
+			airi__buf_printf(sql, " AND (runs.model = ?%d OR "
+					      "runs.resolved = ?%d)",
+					 n, n);
+			*next += 1;
+			break;
+		case AIRI__T_LABEL:
+			airi__buf_printf(sql,
+					 " AND EXISTS (SELECT 1 FROM labels l WHERE "
+					 "l.seq = runs.seq AND l.key = ?%d AND "
+					 "l.value = ?%d)",
+					 n, n + 1);
+			*next += 2;
+			break;
+		case AIRI__T_SECTION:
+			airi__buf_printf(sql, " AND runs.%s >= ?%d AND runs.%s <= ?%d",
+					 sec_col[t->section], n, sec_col[t->section],
+					 n + 1);
+			*next += 2;
+			break;
+		case AIRI__T_CONDITIONS:
+			airi__buf_printf(sql, " AND runs.conditions >= ?%d AND "
+					      "runs.conditions <= ?%d",
+					 n, n + 1);
+			*next += 2;
+			break;
+		}
+	}
+}
+
+static void where_bind(sqlite3_stmt *st, const struct airi__where *w, int next)
+{
+	for (size_t i = 0; i < w->nterms; i++) {
+		const struct airi__term *t = &w->terms[i];
+		switch (t->kind) {
+		case AIRI__T_SINCE:
+		case AIRI__T_UNTIL:
+			sqlite3_bind_int64(st, next++, t->ms);
+			break;
+		case AIRI__T_MODEL:
+			sqlite3_bind_text(st, next++, t->value, -1, SQLITE_STATIC);
+			break;
+		case AIRI__T_LABEL:
+			sqlite3_bind_text(st, next++, t->key, -1, SQLITE_STATIC);
+			sqlite3_bind_text(st, next++, t->value, -1, SQLITE_STATIC);
+			break;
+		case AIRI__T_SECTION:
+		case AIRI__T_CONDITIONS:
+			sqlite3_bind_blob(st, next++, t->lo.bytes, AIRI_DIGEST_SIZE,
+					  SQLITE_STATIC);
+			sqlite3_bind_blob(st, next++, t->hi.bytes, AIRI_DIGEST_SIZE,
+					  SQLITE_STATIC);
+			break;
+		}
+	}
+}
+
 static int sq_list(void *impl, const airi_filter *f, airi_run_fn fn,
 		   void *ctx, airi_error *err)
 {
@@ -446,7 +623,10 @@ static int sq_list(void *impl, const airi_filter *f, airi_run_fn fn,
 	sqlite3_stmt *st = NULL;
 	airi_digest lo, hi;
 	size_t nib;
-	int rc, ret = 0;
+	int rc, ret = 0, next = 7;
+	struct airi__where w;
+	if ((rc = airi__where_parse(f->where, &w, err)))
+		return rc;
 	airi__buf_init(&sql);
 	airi__buf_adds(&sql, "SELECT id, conditions, recorded_ms, time_ms, "
 			     "model, resolved, summary FROM runs WHERE 1");
@@ -460,12 +640,14 @@ static int sq_list(void *impl, const airi_filter *f, airi_run_fn fn,
 		airi__prefix_range(f->conditions, &lo, &hi, &nib);
 		airi__buf_adds(&sql, " AND conditions >= ?4 AND conditions <= ?5");
 	}
+	where_sql(&w, &sql, &next);
 	airi__buf_adds(&sql, " ORDER BY time_ms DESC, seq DESC");
 	if (f->limit)
 		airi__buf_adds(&sql, " LIMIT ?6");
 	if (sql.failed || sqlite3_prepare_v2(q->db, sql.p, -1, &st, NULL) !=
 				  SQLITE_OK) {
 		airi__buf_release(&sql);
+		airi__where_free(&w);
 		return sq_fail(q, err, "cannot list runs");
 	}
 	airi__buf_release(&sql);
@@ -483,6 +665,7 @@ static int sq_list(void *impl, const airi_filter *f, airi_run_fn fn,
 	}
 	if (f->limit)
 		sqlite3_bind_int64(st, 6, (sqlite3_int64)f->limit);
+	where_bind(st, &w, 7);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		airi_run_info info;
 		memset(&info, 0, sizeof(info));
@@ -503,6 +686,178 @@ static int sq_list(void *impl, const airi_filter *f, airi_run_fn fn,
 	}
 	if (!ret && rc != SQLITE_DONE)
 		ret = sq_fail(q, err, "cannot list runs");
+	sqlite3_finalize(st);
+	airi__where_free(&w);
+	return ret;
+}
+
+/* ---- cohorts ------------------------------------------------------------ */
+
+static void col_digest(sqlite3_stmt *st, int col, airi_digest *d, int *has)
+{
+	*has = sqlite3_column_bytes(st, col) == AIRI_DIGEST_SIZE;
+	if (*has)
+		memcpy(d->bytes, sqlite3_column_blob(st, col), AIRI_DIGEST_SIZE);
+}
+
+static int64_t col_int(sqlite3_stmt *st, int col, int64_t dflt)
+{
+	return sqlite3_column_type(st, col) == SQLITE_NULL
+		       ? dflt
+		       : sqlite3_column_int64(st, col);
+}
+
+static int sq_scan(void *impl, const struct airi__where *w, airi__scan_fn fn,
+		   void *ctx, airi_error *err)
+{
+	sq *q = impl;
+	airi__buf sql;
+	sqlite3_stmt *st = NULL;
+	int rc, ret = 0, next = 1;
+	airi__buf_init(&sql);
+	airi__buf_adds(&sql, "SELECT seq, id, time_ms, model, resolved, summary, "
+			     "s_model, s_params, s_system, s_input, s_retrieval, "
+			     "s_tools, s_environment, out_digest, status, failed, "
+			     "finish, out_chars, latency_ms, tool_calls, "
+			     "out_tokens FROM runs WHERE 1");
+	where_sql(w, &sql, &next);
+	if (sql.failed ||
+	    sqlite3_prepare_v2(q->db, sql.p, -1, &st, NULL) != SQLITE_OK) {
+		airi__buf_release(&sql);
+		return sq_fail(q, err, "cannot scan runs");
+	}
+	airi__buf_release(&sql);
+	where_bind(st, w, 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct airi__scan r;
+		struct airi__facts *f = &r.facts;
+		memset(&r, 0, sizeof(r));
+		int has;
+		r.seq = sqlite3_column_int64(st, 0);
+		col_digest(st, 1, &r.run, &has);
+		if (!has)
+			continue;
+		r.time_ms = sqlite3_column_int64(st, 2);
+		r.model = (const char *)sqlite3_column_text(st, 3);
+		r.resolved = (const char *)sqlite3_column_text(st, 4);
+		r.summary = (const char *)sqlite3_column_text(st, 5);
+		for (int k = 0; k < AIRI__NSTD; k++)
+			col_digest(st, 6 + k, &f->sec[k], &f->has_sec[k]);
+		col_digest(st, 13, &f->out, &f->has_out);
+		f->status = col_int(st, 14, -1);
+		f->failed = (int)col_int(st, 15, 0);
+		const char *fin = (const char *)sqlite3_column_text(st, 16);
+		if (fin)
+			snprintf(f->finish, sizeof(f->finish), "%s", fin);
+		f->out_chars = col_int(st, 17, -1);
+		f->latency_ms = col_int(st, 18, -1);
+		f->tool_calls = col_int(st, 19, 0);
+		f->out_tokens = col_int(st, 20, -1);
+		if ((ret = fn(ctx, &r)))
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = sq_fail(q, err, "cannot scan runs");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* numeric labels of the runs a filter selects: (seq, key, num) */
+static int sq_scores(void *impl, const struct airi__where *w,
+		     airi__score_fn fn, void *ctx, airi_error *err)
+{
+	sq *q = impl;
+	airi__buf sql;
+	sqlite3_stmt *st = NULL;
+	int rc, ret = 0, next = 1;
+	airi__buf_init(&sql);
+	airi__buf_adds(&sql, "SELECT l.seq, l.key, l.num FROM labels l JOIN runs "
+			     "ON runs.seq = l.seq WHERE l.num IS NOT NULL");
+	where_sql(w, &sql, &next);
+	if (sql.failed ||
+	    sqlite3_prepare_v2(q->db, sql.p, -1, &st, NULL) != SQLITE_OK) {
+		airi__buf_release(&sql);
+		return sq_fail(q, err, "cannot read scores");
+	}
+	airi__buf_release(&sql);
+	where_bind(st, w, 1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *k = (const char *)sqlite3_column_text(st, 1);
+		if (k && (ret = fn(ctx, sqlite3_column_int64(st, 0), k,
+				   sqlite3_column_double(st, 2))))
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = sq_fail(q, err, "cannot read scores");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+/* ---- labels ------------------------------------------------------------- */
+
+static int sq_label_put(void *impl, const airi_digest *run, const char *key,
+			const char *value, const double *num, int64_t ms,
+			airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st;
+	int rc;
+	if (value)
+		rc = sqlite3_prepare_v2(q->db,
+					"INSERT OR REPLACE INTO labels(seq, key, "
+					"value, num, time_ms) SELECT seq, ?2, ?3, "
+					"?4, ?5 FROM runs WHERE id = ?1",
+					-1, &st, NULL);
+	else
+		rc = sqlite3_prepare_v2(q->db,
+					"DELETE FROM labels WHERE key = ?2 AND seq "
+					"= (SELECT seq FROM runs WHERE id = ?1)",
+					-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return sq_fail(q, err, "cannot write labels");
+	sqlite3_bind_blob(st, 1, run->bytes, AIRI_DIGEST_SIZE, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+	if (value) {
+		sqlite3_bind_text(st, 3, value, -1, SQLITE_STATIC);
+		if (num)
+			sqlite3_bind_double(st, 4, *num);
+		sqlite3_bind_int64(st, 5, ms);
+	}
+	rc = sqlite3_step(st);
+	int changed = sqlite3_changes(q->db);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE)
+		return sq_fail(q, err, "cannot write labels");
+	if (value && !changed)
+		return airi__err(err, AIRI_ENOTFOUND, "no such run");
+	return 0;
+}
+
+static int sq_labels(void *impl, const airi_digest *run, airi_label_fn fn,
+		     void *ctx, airi_error *err)
+{
+	sq *q = impl;
+	sqlite3_stmt *st;
+	int rc, ret = 0;
+	if (sqlite3_prepare_v2(q->db,
+			       "SELECT l.key, l.value, l.num, l.time_ms FROM labels "
+			       "l JOIN runs r ON r.seq = l.seq WHERE r.id = ?1 "
+			       "ORDER BY l.key",
+			       -1, &st, NULL) != SQLITE_OK)
+		return sq_fail(q, err, "cannot read labels");
+	sqlite3_bind_blob(st, 1, run->bytes, AIRI_DIGEST_SIZE, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		airi_label l;
+		l.key = (const char *)sqlite3_column_text(st, 0);
+		l.value = (const char *)sqlite3_column_text(st, 1);
+		l.has_score = sqlite3_column_type(st, 2) != SQLITE_NULL;
+		l.score = sqlite3_column_double(st, 2);
+		l.time_ms = sqlite3_column_int64(st, 3);
+		if (l.key && l.value && (ret = fn(ctx, &l)))
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE)
+		ret = sq_fail(q, err, "cannot read labels");
 	sqlite3_finalize(st);
 	return ret;
 }
@@ -861,4 +1216,9 @@ const struct airi__store_ops airi__sqlite_ops = {
 	.nodes_get = sq_nodes_get,
 	.set_cache = sq_set_cache,
 	.set_log_index = sq_set_log_index,
+	.set_facts = sq_set_facts,
+	.scan = sq_scan,
+	.scores = sq_scores,
+	.label_put = sq_label_put,
+	.labels = sq_labels,
 };

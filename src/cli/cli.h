@@ -111,6 +111,10 @@ int cmd_diff(struct args *a);
 int cmd_reproduce(struct args *a);
 int cmd_label(struct args *a);
 int cmd_regress(struct args *a);
+/* Writes the self-contained HTML report of a regress report (the parsed
+ * value and its JSON text); 0 or -1 after printing an error. */
+int regress_html(const char *path, const airi_value *report, const char *json,
+		 size_t n);
 int cmd_fsck(struct args *a);
 int cmd_key(struct args *a);
 int cmd_checkpoint(struct args *a);

@@ -249,9 +249,15 @@ static int corpus_jsonl(const char *path, airi_corpus *c, int update)
 				size_t dn = 0;
 				const char *ds = airi_value_string(dg, &dn);
 				char tmp[AIRI_DIGEST_STRLEN];
-				if (!ds || dn >= sizeof(tmp) ||
-				    (memcpy(tmp, ds, dn), tmp[dn] = 0,
-				     airi_digest_parse(tmp, &d))) {
+				/* strictly the written form: "sha256:" and
+				 * 64 lowercase hex digits */
+				int ok = ds && dn == AIRI_DIGEST_STRLEN - 1 &&
+					 !memcmp(ds, "sha256:", 7);
+				for (size_t x = 7; ok && x < dn; x++)
+					ok = (ds[x] >= '0' && ds[x] <= '9') ||
+					     (ds[x] >= 'a' && ds[x] <= 'f');
+				if (!ok || (memcpy(tmp, ds, dn), tmp[dn] = 0,
+					    airi_digest_parse(tmp, &d))) {
 					status = line_error(path, lineno, "/digest",
 							    "expected \"sha256:\" and "
 							    "64 lowercase hex digits");
@@ -313,8 +319,13 @@ static int digest_corpus(struct args *a, airi_digest_cache *cache)
 		airi_store_close(s);
 		return EXIT_TROUBLE;
 	}
-	if (!update)
+	if (!update) {
+		/* the input is the whole corpus, options included: nothing
+		 * carries over from the stored state */
 		airi_corpus_clear(c);
+		airi_corpus_set_embedding(c, NULL, NULL);
+		airi_corpus_set_chunking(c, NULL, NULL);
+	}
 	if ((status = set_param(c, "embedding-model", cli_val(a, "embedding-model"),
 				airi_corpus_set_embedding)) ||
 	    (status = set_param(c, "chunking", cli_val(a, "chunking"),
@@ -379,7 +390,10 @@ int cmd_digest(struct args *a)
 		return EXIT_USAGE;
 	}
 	airi_digest_cache *cache = NULL;
-	int status = open_cache(a, &cache);
+	struct stat st;
+	int needs_cache = model || (strcmp(a->pos[1], "-") &&
+				    stat(a->pos[1], &st) == 0 && S_ISDIR(st.st_mode));
+	int status = needs_cache ? open_cache(a, &cache) : 0;
 	if (status)
 		return status;
 	status = model ? digest_model(a, cache) : digest_corpus(a, cache);

@@ -91,10 +91,27 @@ int cmd_log(struct args *a)
 	struct log_ctx c = {cli_opt(a, "json"), 0};
 	int rc, status = 0;
 	memset(&f, 0, sizeof(f));
-	if (a->npos) {
-		cli_errorf("log: unexpected argument \"%s\"", a->pos[0]);
+	/* filter terms: --where FILTER and/or KEY=VALUE arguments */
+	char where[8192];
+	size_t wn = 0;
+	where[0] = 0;
+	if (cli_val(a, "where"))
+		wn = (size_t)snprintf(where, sizeof(where), "%s", cli_val(a, "where"));
+	for (int i = 0; i < a->npos && wn < sizeof(where); i++) {
+		if (!strchr(a->pos[i], '=')) {
+			cli_errorf("log: unexpected argument \"%s\" (filter terms "
+				   "are KEY=VALUE)",
+				   a->pos[i]);
+			return EXIT_USAGE;
+		}
+		wn += (size_t)snprintf(where + wn, sizeof(where) - wn, " %s",
+				       a->pos[i]);
+	}
+	if (wn >= sizeof(where)) {
+		cli_errorf("log: filter longer than %zu bytes", sizeof(where) - 1);
 		return EXIT_USAGE;
 	}
+	f.where = where[0] ? where : NULL;
 	f.model = cli_val(a, "model");
 	f.conditions = cli_val(a, "conditions");
 	if (cli_val(a, "since")) {
@@ -122,8 +139,8 @@ int cmd_log(struct args *a)
 		return status;
 	rc = airi_store_list(s, &f, one, &c, &err);
 	if (rc) {
-		cli_error(NULL, &err);
-		status = cli_status(rc);
+		cli_errorf("log: %s", err.message);
+		status = rc == AIRI_EINVAL ? EXIT_USAGE : cli_status(rc);
 	} else if (c.json) {
 		fputs(c.n ? "\n]\n" : "[]\n", stdout);
 	}

@@ -40,6 +40,7 @@ static const struct opt log_opts[] = {
 	{"until", 1, "only runs before this RFC 3339 time"},
 	{"conditions", 1, "only runs with this conditions ID (or prefix)"},
 	{"limit", 1, "at most N runs"},
+	{"where", 1, "filter terms (as for regress): since= until= model= label.KEY= section.NAME= conditions="},
 	{0}};
 static const struct opt reproduce_opts[] = {
 	COMMON_OPTS,
@@ -148,8 +149,11 @@ const struct cmd cli_commands[] = {
 	 "Exit status 0 when pinned, 1 when partial or opaque."},
 	{"log", cmd_log, log_opts,
 	 "airi log [--store PATH] [--model M] [--since T] [--until T] "
-	 "[--conditions ID] [--limit N] [--json]",
-	 "List runs, newest first.", NULL},
+	 "[--conditions ID] [--limit N] [--json] [--where FILTER] [KEY=VALUE...]",
+	 "List runs, newest first.",
+	 "KEY=VALUE arguments and --where add filter terms, all of which must\n"
+	 "hold: since=T until=T model=M label.KEY=VALUE section.NAME=PREFIX\n"
+	 "conditions=PREFIX (see airi regress)."},
 	{"reproduce", cmd_reproduce, reproduce_opts,
 	 "airi reproduce [--store PATH] [--upstream URL] [--live-tools CMD] [--json] RUN",
 	 "Re-execute a recorded model call (or agent run) with exactly the "
