@@ -1,14 +1,19 @@
--- wrk script: POST the ~1 KB chat request in $BODY_FILE as JSON. No
--- response() hook (it would make wrk hand every reply to Lua and slow the
--- load generator); done() prints one key=value line for run.sh, where
--- ok = requests - status errors (wrk counts status >= 400 as errors; the
--- targets here send no 3xx).
+-- wrk script: POST the ~1 KB chat request in $BODY_FILE as JSON, plus the
+-- "Name: value" lines in $EXTRA_HEADERS (newline-separated; run.sh puts
+-- Portkey's routing headers there). No response() hook (it would make wrk
+-- hand every reply to Lua and slow the load generator); done() prints one
+-- key=value line for run.sh, where ok = requests - status errors (wrk
+-- counts status >= 400 as errors; the targets here send no 3xx).
 local f = assert(io.open(os.getenv("BODY_FILE"), "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer sk-bench"
+for line in (os.getenv("EXTRA_HEADERS") or ""):gmatch("[^\r\n]+") do
+	local k, v = line:match("^%s*([^:]-)%s*:%s*(.-)%s*$")
+	if k and k ~= "" then wrk.headers[k] = v end
+end
 
 function done(summary, latency, requests)
 	local e = summary.errors

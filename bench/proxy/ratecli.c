@@ -13,7 +13,11 @@
  * server that falls behind shows it in the tail. After the last request
  * is due the client waits for every reply (up to 10 s) before it prints.
  *
- * Replies must carry Content-Length (all three targets here do). Output,
+ * With EXTRA_HEADERS set, each of its newline-separated "Name: value"
+ * lines is sent as one more header (run.sh puts Portkey's routing headers
+ * there).
+ *
+ * Replies must carry Content-Length (all the targets here do). Output,
  * one line of key=value for the script:
  *   sent= ok2xx= non2xx= errors= rate= p50_ms= p90_ms= p99_ms= p999_ms=
  *   max_ms= late= measured=
@@ -174,14 +178,32 @@ int main(int argc, char **argv)
 	static char body[1 << 20];
 	size_t blen = fread(body, 1, sizeof(body), f);
 	fclose(f);
-	req = malloc(blen + 512);
+	/* EXTRA_HEADERS: "Name: value" lines, each ended with CRLF here */
+	const char *xh = getenv("EXTRA_HEADERS");
+	size_t xlen = xh ? strlen(xh) : 0;
+	char *extra = malloc(2 * xlen + 1), *x = extra;
+	for (const char *p = xh; p && *p;) {
+		size_t n = strcspn(p, "\r\n");
+		if (n) {
+			memcpy(x, p, n);
+			x += n;
+			*x++ = '\r';
+			*x++ = '\n';
+		}
+		p += n;
+		p += strspn(p, "\r\n");
+	}
+	*x = 0;
+	req = malloc(blen + 512 + (size_t)(x - extra));
 	req_len = (size_t)sprintf(req,
 				  "POST %s HTTP/1.1\r\nHost: %s:%d\r\n"
 				  "Content-Type: application/json\r\n"
 				  "Authorization: Bearer sk-bench\r\n"
 				  "User-Agent: airi-bench-ratecli\r\n"
+				  "%s"
 				  "Content-Length: %zu\r\n\r\n",
-				  path, host, port, blen);
+				  path, host, port, extra, blen);
+	free(extra);
 	memcpy(req + req_len, body, blen);
 	req_len += blen;
 

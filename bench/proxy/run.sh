@@ -11,22 +11,34 @@
 #   airi    airi proxy --upstream to it, fresh store on disk
 #   airi-shm  (latency only) the same with the store on tmpfs, to tell the
 #           proxy's own cost from the fsync of the group commit
+#   portkey the Portkey AI gateway (@portkey-ai/gateway, pinned in
+#           package.json / package-lock.json, installed with npm ci into
+#           bench/proxy/node_modules when missing), routed to the upstream
+#           with its headers x-portkey-provider: openai and
+#           x-portkey-custom-host; it records nothing durable, so no store
+#           check: its figures are reported, never a failed check
 # Measures:
 #   1. saturation: wrk -t2 -c64 -d${SAT_SECS}s, POST of a ~1.1 KB chat request
+#      (Portkey, on node, after 3 s of the same load to warm its JIT up)
 #   2. latency at a fixed rate: ratecli (bench/proxy/ratecli.c, open loop,
 #      no coordinated omission) at $RATE req/s for $RATE_SECS s after 1 s
-#      of warm-up; p50/p99 and the added p50/p99 over direct
+#      of warm-up; p50/p99 and the added p50/p99 over direct (Portkey also
+#      at $PK_RATE req/s, with direct at that rate, as it cannot keep up
+#      with 2,000 req/s on this machine)
 #   3. $STREAMS concurrent slow streams through airi: an SSE upstream
 #      (streams.js) sending one chunk a second for $STREAM_CHUNKS s, one
-#      connection per stream; all must complete and be recorded
+#      connection per stream; all must complete and be recorded (then the
+#      same through Portkey, reported only)
 # and checks the stores (runs recorded = calls answered) and airi's RSS,
 # sampled every second with ps.
 #
 # Environment (defaults): SAT_SECS=10 RATE=2000 RATE_SECS=8 RATE_CONNS=64
 #   STREAMS=1000 STREAM_CHUNKS=20 RSS_BOUND=337920 (KiB, see below)
-#   BENCH_SKIP= (comma list: sat,rate,streams)
+#   PK_RATE=200 (Portkey's second fixed rate; 0: none)
+#   BENCH_SKIP= (comma list: sat,rate,streams,portkey)
 # Needs wrk, nginx (Debian packages; installed with apt-get when missing),
-# node, cc, curl, python3. Stores, logs and results.md go to
+# node, cc, curl, python3; npm for Portkey (without it Portkey is skipped,
+# with a message). Stores, logs and results.md go to
 # bench/out/proxy/ (gitignored); nginx runs from a temp dir as the invoking
 # user (when that is root, its worker drops to nobody), never as a service.
 set -euo pipefail
@@ -46,6 +58,7 @@ RATE_SECS=${RATE_SECS:-8}
 RATE_CONNS=${RATE_CONNS:-64}
 STREAMS=${STREAMS:-1000}
 STREAM_CHUNKS=${STREAM_CHUNKS:-20}
+PK_RATE=${PK_RATE:-200}
 SKIP=",${BENCH_SKIP:-},"
 OUT=$ROOT/bench/out/proxy
 BODY=$HERE/request.json
@@ -70,6 +83,28 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 for t in node curl python3; do command -v $t >/dev/null || die "needs $t"; done
 CC=${CC:-$(command -v cc || command -v gcc)} || die "needs a C compiler"
+# Portkey, the peer gateway (BENCH_SKIP=portkey leaves it out): npm ci from
+# the lock file into bench/proxy/node_modules when it is not there yet;
+# without npm, or when that fails, the run goes on without it.
+PK_JS=$HERE/node_modules/@portkey-ai/gateway/build/start-server.js
+PORTKEY=yes
+if [[ $SKIP == *,portkey,* ]]; then
+	PORTKEY=no
+elif [[ ! -f $PK_JS ]]; then
+	if ! command -v npm >/dev/null; then
+		echo "run.sh: npm not found: skipping Portkey (BENCH_SKIP=portkey says so quietly)"
+		PORTKEY=no
+	else
+		echo "run.sh: @portkey-ai/gateway missing: installing it with npm ci into $HERE/node_modules"
+		if ! (cd "$HERE" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
+			echo "run.sh: npm ci failed: skipping Portkey"
+			PORTKEY=no
+		elif [[ ! -f $PK_JS ]]; then
+			echo "run.sh: no $PK_JS after npm ci: skipping Portkey"
+			PORTKEY=no
+		fi
+	fi
+fi
 # 1,000 streams need 2,000+ descriptors in airi, and as many in the client
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 (($(ulimit -n) >= 4 * STREAMS + 256)) || echo "run.sh: warning: ulimit -n is $(ulimit -n)"
@@ -95,9 +130,9 @@ trap 'exit 130' INT TERM
 cp "$AIRI" "$WORK/airi"
 AIRI_SRC=$AIRI
 AIRI=$WORK/airi
-read -r P_UP P_NGX P_AIRI P_AIRI2 P_SSE P_AIRI3 < <(python3 -c '
+read -r P_UP P_NGX P_AIRI P_AIRI2 P_SSE P_AIRI3 P_PK < <(python3 -c '
 import socket
-s = [socket.socket() for _ in range(6)]
+s = [socket.socket() for _ in range(7)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])')
 
@@ -110,6 +145,11 @@ echo "airi:     $AIRI_SRC ($(stat -c %y "$AIRI_SRC" | cut -d. -f1))"
 echo "nginx:    $("$NGINX" -v 2>&1 | sed 's/.*: //')"
 echo "wrk:      $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
 echo "node:     $(node --version)"
+if [[ $PORTKEY == yes ]]; then
+	PK_VERSION=$(node -p "require('$HERE/node_modules/@portkey-ai/gateway/package.json').version")
+	PK_HONO=$(node -p "require('$HERE/node_modules/@hono/node-server/package.json').version" 2>/dev/null || echo '?')
+	echo "portkey:  @portkey-ai/gateway $PK_VERSION (@hono/node-server $PK_HONO), node $PK_JS --port=PORT --headless"
+fi
 echo "store:    $OUT ($(df -T "$OUT" | awk 'NR==2{print $2}'))"
 echo "date:     $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo "load:     $(load)  (1/5/15 min before the run; the load generator shares the cores)"
@@ -205,14 +245,65 @@ sanity() { # sanity NAME PORT: one call, must be 200 with a body (and airi's hea
 	fi
 }
 
-say "starting: upstream nginx :$P_UP, nginx proxy :$P_NGX, airi proxy :$P_AIRI"
+# Portkey routes by request headers: provider openai, base URL the given
+# upstream (127.0.0.1 is on its default list of trusted custom hosts).
+pk_headers() { # pk_headers UPSTREAM_PORT: the lines for $EXTRA_HEADERS
+	printf 'x-portkey-provider: openai\nx-portkey-custom-host: http://127.0.0.1:%s/v1\n' "$1"
+}
+PK_PID=
+NOTES=() # Portkey's results that are reported, not checked
+note() {
+	NOTES+=("$1")
+	echo "   portkey: $1"
+}
+start_portkey() { # start_portkey: in the background on $P_PK; PORTKEY=no when it does not come up
+	# --headless: no web UI (the only place its request log goes). Its
+	# CLI has no listen address: it listens on all interfaces, on $P_PK.
+	node "$PK_JS" --port="$P_PK" --headless >"$OUT/portkey.log" 2>&1 &
+	PK_PID=$!
+	PIDS+=($PK_PID)
+	local i
+	for i in $(seq 200); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$P_PK") 2>/dev/null && return 0
+		kill -0 "$PK_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "run.sh: Portkey did not come up on :$P_PK (see $OUT/portkey.log): going on without it"
+	kill "$PK_PID" 2>/dev/null || true
+	PORTKEY=no
+}
+
+say "starting: upstream nginx :$P_UP, nginx proxy :$P_NGX, airi proxy :$P_AIRI$([[ $PORTKEY == yes ]] && echo ", portkey :$P_PK")"
 start_nginx upstream nginx-upstream.conf "$P_UP"
 start_nginx proxy nginx-proxy.conf "$P_NGX"
 start_airi airi-sat "$P_AIRI" "$OUT/sat.db" "$P_UP"
+[[ $PORTKEY == yes ]] && start_portkey
 sanity direct "$P_UP"
+cp "$WORK/sanity.json" "$WORK/sanity-direct.json"
 sanity nginx "$P_NGX"
 sanity airi "$P_AIRI"
 echo "one call to each answered 200; airi's reply carries Airi-Run-Id and the airi member"
+if [[ $PORTKEY == yes ]]; then
+	# through Portkey the reply must be the upstream's, byte for byte but
+	# for the id (the upstream makes every id unique)
+	h=$(curl -s -D - -o "$WORK/sanity-portkey.json" -H 'Content-Type: application/json' \
+		-H 'Authorization: Bearer sk-bench' -H 'x-portkey-provider: openai' \
+		-H "x-portkey-custom-host: http://127.0.0.1:$P_UP/v1" \
+		--data-binary @"$BODY" "http://127.0.0.1:$P_PK/v1/chat/completions" || true)
+	noid() { sed 's/chatcmpl-[0-9a-f]*/chatcmpl-ID/' "$1"; }
+	if [[ $h != "HTTP/1.1 200"* ]]; then
+		echo "run.sh: Portkey's sanity call failed: going on without it: $(head -c 300 "$WORK/sanity-portkey.json") $(tail -5 "$OUT/portkey.log")"
+		PORTKEY=no
+		kill "$PK_PID" 2>/dev/null || true
+	elif ! cmp -s <(noid "$WORK/sanity-direct.json") <(noid "$WORK/sanity-portkey.json"); then
+		echo "run.sh: Portkey changed the reply: going on without it:"
+		diff <(noid "$WORK/sanity-direct.json") <(noid "$WORK/sanity-portkey.json") | head -5 || true
+		PORTKEY=no
+		kill "$PK_PID" 2>/dev/null || true
+	else
+		echo "one call through Portkey answered 200 with the upstream's reply unchanged (but for its unique id)"
+	fi
+fi
 
 declare -A R # results
 CHECKS=()
@@ -224,12 +315,22 @@ check() { # check OK|FAIL TEXT
 # ---- 1. saturation --------------------------------------------------------------
 if [[ $SKIP != *,sat,* ]]; then
 	say "1. saturation: wrk -t2 -c64 -d${SAT_SECS}s, POST ${BODY##*/} ($(stat -c %s "$BODY") B)"
-	for t in direct nginx airi; do
-		case $t in direct) p=$P_UP ;; nginx) p=$P_NGX ;; airi) p=$P_AIRI ;; esac
+	targets=(direct nginx airi)
+	[[ $PORTKEY == yes ]] && targets+=(portkey)
+	for t in "${targets[@]}"; do
+		xh=
+		case $t in direct) p=$P_UP ;; nginx) p=$P_NGX ;; airi) p=$P_AIRI ;; portkey) p=$P_PK xh=$(pk_headers "$P_UP") ;; esac
 		[[ $t == airi ]] && sample_rss "$AIRI_PID" "$OUT/sat.rss"
-		line=$(BODY_FILE=$BODY wrk -t2 -c64 -d"${SAT_SECS}s" -s "$HERE/post.lua" \
+		if [[ $t == portkey ]]; then
+			# node compiles its hot code while it runs: 3 s of the same load,
+			# not counted, so that the figures are those of a warm gateway
+			BODY_FILE=$BODY EXTRA_HEADERS=$xh wrk -t2 -c64 -d3s -s "$HERE/post.lua" \
+				"http://127.0.0.1:$p/v1/chat/completions" >"$OUT/wrk-portkey-warmup.log" || true
+			sample_rss "$PK_PID" "$OUT/sat-portkey.rss"
+		fi
+		line=$(BODY_FILE=$BODY EXTRA_HEADERS=$xh wrk -t2 -c64 -d"${SAT_SECS}s" -s "$HERE/post.lua" \
 			"http://127.0.0.1:$p/v1/chat/completions" | tee "$OUT/wrk-$t.log" | grep '^requests=')
-		[[ $t == airi ]] && stop_sampler
+		[[ $t == airi || $t == portkey ]] && stop_sampler
 		R[sat_$t]=$(kv rps "$line")
 		R[sat_${t}_p50]=$(kv p50_ms "$line")
 		R[sat_${t}_p99]=$(kv p99_ms "$line")
@@ -242,6 +343,13 @@ if [[ $SKIP != *,sat,* ]]; then
 	done
 	R[sat_ratio]=$(python3 -c "print(f'{${R[sat_airi]}/${R[sat_nginx]}:.2f}')")
 	echo "   airi/nginx: ${R[sat_ratio]}"
+	if [[ $PORTKEY == yes ]]; then
+		R[sat_pk_ratio]=$(python3 -c "print(f'{${R[sat_portkey]}/${R[sat_nginx]}:.3f}')" 2>/dev/null || echo '?')
+		R[sat_pk_rss_first]=$(first "$OUT/sat-portkey.rss")
+		R[sat_pk_rss_peak]=$(peak "$OUT/sat-portkey.rss")
+		echo "   portkey/nginx: ${R[sat_pk_ratio]}"
+		note "saturation: ${R[sat_portkey]} req/s (${R[sat_pk_ratio]}x nginx), ${R[sat_portkey_ok]} 2xx of ${R[sat_portkey_req]}, ${R[sat_portkey_err]} errors; RSS ${R[sat_pk_rss_first]} -> ${R[sat_pk_rss_peak]} KiB"
+	fi
 	drain "$P_AIRI"
 	h=$(health "$P_AIRI")
 	n=$(runs "$OUT/sat.db")
@@ -271,12 +379,19 @@ if [[ $SKIP != *,rate,* ]]; then
 	A_DISK=$AIRI_PID
 	start_airi airi-shm "$P_AIRI3" "$SHM/rate.db" "$P_UP"
 	A_SHM=$AIRI_PID
-	for t in direct nginx airi airi-shm; do
-		case $t in direct) p=$P_UP ;; nginx) p=$P_NGX ;; airi) p=$P_AIRI2 ;; airi-shm) p=$P_AIRI3 ;; esac
+	rtargets=(direct nginx airi airi-shm)
+	[[ $PORTKEY == yes ]] && rtargets+=(portkey)
+	# Portkey again at $PK_RATE req/s, and direct at that rate to compare with
+	[[ $PORTKEY == yes ]] && ((PK_RATE > 0)) && rtargets+=(direct@$PK_RATE portkey@$PK_RATE)
+	for t in "${rtargets[@]}"; do
+		xh= rate=$RATE
+		[[ $t == *@* ]] && rate=$PK_RATE
+		case $t in direct*) p=$P_UP ;; nginx) p=$P_NGX ;; airi) p=$P_AIRI2 ;; airi-shm) p=$P_AIRI3 ;; portkey*) p=$P_PK xh=$(pk_headers "$P_UP") ;; esac
 		[[ $t == airi ]] && sample_rss "$A_DISK" "$OUT/rate.rss"
-		line=$("$WORK/ratecli" 127.0.0.1 "$p" /v1/chat/completions "$BODY" "$RATE" "$RATE_SECS" "$RATE_CONNS" 1 || true)
-		[[ $t == airi ]] && stop_sampler
-		echo "$line" >"$OUT/ratecli-$t.log"
+		[[ $t == portkey ]] && sample_rss "$PK_PID" "$OUT/rate-portkey.rss"
+		line=$(EXTRA_HEADERS=$xh "$WORK/ratecli" 127.0.0.1 "$p" /v1/chat/completions "$BODY" "$rate" "$RATE_SECS" "$RATE_CONNS" 1 || true)
+		[[ $t == airi || $t == portkey ]] && stop_sampler
+		echo "$line" >"$OUT/ratecli-${t/@/-}.log"
 		for k in p50_ms p99_ms p999_ms max_ms ok2xx errors lost late rate sent; do
 			R[rate_${t}_$k]=$(kv $k "$line")
 		done
@@ -284,9 +399,12 @@ if [[ $SKIP != *,rate,* ]]; then
 			"$t" "${R[rate_${t}_p50_ms]}" "${R[rate_${t}_p99_ms]}" "${R[rate_${t}_p999_ms]}" "${R[rate_${t}_max_ms]}" \
 			"${R[rate_${t}_sent]}" "${R[rate_${t}_ok2xx]}" "${R[rate_${t}_errors]}" "${R[rate_${t}_lost]}" "${R[rate_${t}_late]}"
 	done
-	for t in nginx airi airi-shm; do
-		R[add_${t}_p50]=$(python3 -c "print(f'{${R[rate_${t}_p50_ms]}-${R[rate_direct_p50_ms]}:.3f}')")
-		R[add_${t}_p99]=$(python3 -c "print(f'{${R[rate_${t}_p99_ms]}-${R[rate_direct_p99_ms]}:.3f}')")
+	for t in "${rtargets[@]:1}"; do
+		[[ $t == direct* ]] && continue
+		d=direct
+		[[ $t == *@* ]] && d=direct@${t#*@}
+		R[add_${t}_p50]=$(python3 -c "print(f'{${R[rate_${t}_p50_ms]}-${R[rate_${d}_p50_ms]}:.3f}')" 2>/dev/null || echo '?')
+		R[add_${t}_p99]=$(python3 -c "print(f'{${R[rate_${t}_p99_ms]}-${R[rate_${d}_p99_ms]}:.3f}')" 2>/dev/null || echo '?')
 		echo "   added over direct, $t: p50 ${R[add_${t}_p50]} ms, p99 ${R[add_${t}_p99]} ms"
 	done
 	for t in airi airi-shm; do
@@ -305,6 +423,15 @@ if [[ $SKIP != *,rate,* ]]; then
 	R[rate_rss_peak]=$(peak "$OUT/rate.rss")
 	R[rate_rss_first]=$(first "$OUT/rate.rss")
 	echo "   airi RSS at $RATE req/s: ${R[rate_rss_first]} -> ${R[rate_rss_peak]} KiB"
+	if [[ $PORTKEY == yes ]]; then
+		R[rate_pk_rss_first]=$(first "$OUT/rate-portkey.rss")
+		R[rate_pk_rss_peak]=$(peak "$OUT/rate-portkey.rss")
+		note "$RATE req/s: achieved ${R[rate_portkey_rate]} req/s, ${R[rate_portkey_ok2xx]} 2xx of ${R[rate_portkey_sent]} sent, ${R[rate_portkey_errors]} errors, ${R[rate_portkey_lost]} lost, ${R[rate_portkey_late]} sent >1 ms late; added p50 ${R[add_portkey_p50]} ms, p99 ${R[add_portkey_p99]} ms; RSS ${R[rate_pk_rss_first]} -> ${R[rate_pk_rss_peak]} KiB"
+		if ((PK_RATE > 0)); then
+			t=portkey@$PK_RATE
+			note "$PK_RATE req/s: achieved ${R[rate_${t}_rate]} req/s, ${R[rate_${t}_ok2xx]} 2xx of ${R[rate_${t}_sent]} sent, ${R[rate_${t}_errors]} errors, ${R[rate_${t}_lost]} lost; added p50 ${R[add_${t}_p50]} ms, p99 ${R[add_${t}_p99]} ms over direct at $PK_RATE req/s"
+		fi
+	fi
 fi
 
 # ---- 3. slow streams -------------------------------------------------------------
@@ -344,6 +471,24 @@ if [[ $SKIP != *,streams,* ]]; then
 	else
 		check FAIL "streams: ${R[st_ok]} of $STREAMS complete, store has $n runs, ${dr:-0} distinct run ids in replies"
 	fi
+	if [[ $PORTKEY == yes ]]; then
+		# the same streams through Portkey to the same SSE upstream; every
+		# stream is checked as for airi but for airi's identity
+		R[pk_st_rss_idle]=$(ps -o rss= -p "$PK_PID" | tr -d ' ' || true)
+		sample_rss "$PK_PID" "$OUT/streams-portkey.rss"
+		line=$(EXTRA_HEADERS=$(pk_headers "$P_SSE") STREAMS_IDENTITY=0 node "$HERE/streams.js" client \
+			"http://127.0.0.1:$P_PK/v1/chat/completions" "$STREAMS" "$STREAM_CHUNKS" "$BODY" $((STREAM_CHUNKS + 40)) || true)
+		stop_sampler
+		echo "$line" >"$OUT/streams-portkey-client.log"
+		R[pk_st_ok]=$(sed -n 's/.*"ok":\([0-9]*\).*/\1/p' <<<"$line")
+		R[pk_st_all_ms]=$(sed -n 's/.*"all_headers_ms":\([0-9a-z]*\).*/\1/p' <<<"$line")
+		R[pk_st_slowest]=$(sed -n 's/.*"slowest_ms":\([0-9]*\).*/\1/p' <<<"$line")
+		R[pk_st_failures]=$(sed -n 's/.*"failures":\({[^}]*}\).*/\1/p' <<<"$line")
+		R[pk_st_rss_peak]=$(peak "$OUT/streams-portkey.rss")
+		echo "   portkey client: $line" | cut -c 1-1500
+		kill -0 "$PK_PID" 2>/dev/null || echo "   !! portkey is gone: $(tail -3 "$OUT/portkey.log")"
+		note "streams: ${R[pk_st_ok]:-0}/$STREAMS complete (failures ${R[pk_st_failures]:-?}), all response headers after ${R[pk_st_all_ms]} ms, slowest ${R[pk_st_slowest]} ms; RSS idle ${R[pk_st_rss_idle]} -> peak ${R[pk_st_rss_peak]} KiB"
+	fi
 fi
 
 # ---- summary ---------------------------------------------------------------------
@@ -357,23 +502,30 @@ say "results (markdown, also in $OUT/results.md)"
 		for t in direct nginx airi; do
 			echo "| $t | ${R[sat_$t]} | ${R[sat_${t}_p50]} | ${R[sat_${t}_p99]} |"
 		done
+		[[ $PORTKEY == yes ]] && echo "| portkey | ${R[sat_portkey]} | ${R[sat_portkey_p50]} | ${R[sat_portkey_p99]} |"
 		echo "| **airi / nginx** | **${R[sat_ratio]}** | | |"
+		[[ $PORTKEY == yes ]] && echo "| **portkey / nginx** | **${R[sat_pk_ratio]}** | | |"
 		echo
 	fi
 	if [[ $SKIP != *,rate,* ]]; then
 		echo "| $RATE req/s, ${RATE_SECS} s | p50 ms | p99 ms | p99.9 ms | max ms | added p50 ms | added p99 ms |"
 		echo "|---|---:|---:|---:|---:|---:|---:|"
 		echo "| direct | ${R[rate_direct_p50_ms]} | ${R[rate_direct_p99_ms]} | ${R[rate_direct_p999_ms]} | ${R[rate_direct_max_ms]} | | |"
-		for t in nginx airi airi-shm; do
-			echo "| $t | ${R[rate_${t}_p50_ms]} | ${R[rate_${t}_p99_ms]} | ${R[rate_${t}_p999_ms]} | ${R[rate_${t}_max_ms]} | ${R[add_${t}_p50]} | ${R[add_${t}_p99]} |"
+		for t in "${rtargets[@]:1}"; do
+			echo "| ${t/@/ at } | ${R[rate_${t}_p50_ms]} | ${R[rate_${t}_p99_ms]} | ${R[rate_${t}_p999_ms]} | ${R[rate_${t}_max_ms]} | ${R[add_${t}_p50]:-} | ${R[add_${t}_p99]:-} |"
 		done
 		echo
 	fi
-	echo "| airi RSS (ps, KiB) | first sample | peak |"
+	echo "| RSS (ps, KiB) | first sample | peak |"
 	echo "|---|---:|---:|"
-	[[ $SKIP != *,sat,* ]] && echo "| saturation | ${R[sat_rss_first]} | ${R[sat_rss_peak]} |"
-	[[ $SKIP != *,rate,* ]] && echo "| $RATE req/s | ${R[rate_rss_first]} | ${R[rate_rss_peak]} |"
-	[[ $SKIP != *,streams,* ]] && echo "| $STREAMS streams x ${STREAM_CHUNKS} s | ${R[st_rss_idle]} (idle) | ${R[st_rss_peak]} |"
+	[[ $SKIP != *,sat,* ]] && echo "| airi, saturation | ${R[sat_rss_first]} | ${R[sat_rss_peak]} |"
+	[[ $SKIP != *,rate,* ]] && echo "| airi, $RATE req/s | ${R[rate_rss_first]} | ${R[rate_rss_peak]} |"
+	[[ $SKIP != *,streams,* ]] && echo "| airi, $STREAMS streams x ${STREAM_CHUNKS} s | ${R[st_rss_idle]} (idle) | ${R[st_rss_peak]} |"
+	if [[ $PORTKEY == yes ]]; then
+		[[ $SKIP != *,sat,* ]] && echo "| portkey, saturation | ${R[sat_pk_rss_first]} | ${R[sat_pk_rss_peak]} |"
+		[[ $SKIP != *,rate,* ]] && echo "| portkey, $RATE req/s | ${R[rate_pk_rss_first]} | ${R[rate_pk_rss_peak]} |"
+		[[ $SKIP != *,streams,* ]] && echo "| portkey, $STREAMS streams | ${R[pk_st_rss_idle]} (idle) | ${R[pk_st_rss_peak]} |"
+	fi
 	echo
 	[[ $SKIP != *,streams,* ]] && echo "Streams: ${R[st_ok]}/$STREAMS complete, ${R[st_runs]} runs recorded, all response headers after ${R[st_all_ms]} ms, slowest stream ${R[st_slowest]} ms." && echo
 	echo "Goals:"
@@ -392,6 +544,11 @@ say "results (markdown, also in $OUT/results.md)"
 		echo "- $STREAMS slow streams, all complete and recorded, RSS flat: peak ${R[st_rss_peak]} KiB (~${R[st_per]} KiB a stream) -> met: $g"
 	fi
 	echo
+	if [[ $PORTKEY == yes ]]; then
+		echo "Portkey (@portkey-ai/gateway $PK_VERSION; reported, not checked: it stores nothing):"
+		for c in "${NOTES[@]}"; do echo "- $c"; done
+		echo
+	fi
 	echo "Checks:"
 	for c in "${CHECKS[@]}"; do echo "- $c"; done
 	echo

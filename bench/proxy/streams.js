@@ -15,7 +15,9 @@
 //       role and final chunks, airi's identity chunk and comment, and
 //       "data: [DONE]" last. Prints one JSON line: counts, the failures by
 //       kind (first few in full), the distinct run ids, time to connect
-//       all, and the slowest stream.
+//       all, and the slowest stream. EXTRA_HEADERS ("Name: value" lines) adds
+//       headers to each call; STREAMS_IDENTITY=0 drops the check for airi's
+//       identity (for a target that is not airi: run.sh's Portkey part).
 'use strict';
 const http = require('http');
 const fs = require('fs');
@@ -68,6 +70,12 @@ function client(url, n, chunks, bodyFile, timeoutS) {
 	body.stream_options = {include_usage: true};
 	const payload = Buffer.from(JSON.stringify(body));
 	const agent = new http.Agent({keepAlive: false, maxSockets: Infinity});
+	const extra = {};
+	for (const line of (process.env.EXTRA_HEADERS || '').split(/[\r\n]+/)) {
+		const i = line.indexOf(':');
+		if (i > 0) extra[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+	}
+	const wantIdentity = process.env.STREAMS_IDENTITY !== '0';
 	const t0 = Date.now();
 	let connected = 0, allConnectedMs = null, finished = 0;
 	let slowest = 0;
@@ -106,7 +114,7 @@ function client(url, n, chunks, bodyFile, timeoutS) {
 		};
 		const req = http.request(url, {method: 'POST', agent, headers: {
 			'content-type': 'application/json', 'authorization': 'Bearer sk-bench',
-			'content-length': payload.length, 'user-agent': 'airi-bench-streams'}}, (res) => {
+			'content-length': payload.length, 'user-agent': 'airi-bench-streams', ...extra}}, (res) => {
 			if (++connected === n) allConnectedMs = Date.now() - t0;
 			if (res.statusCode !== 200) {
 				let b = '';
@@ -142,7 +150,7 @@ function client(url, n, chunks, bodyFile, timeoutS) {
 			res.on('end', () => {
 				if (content !== chunks) return end('short_stream', `${content} of ${chunks} chunks`);
 				if (!role || !fin || !usage) return end('missing_chunk', {role, fin, usage});
-				if (!identity || !comment) return end('no_identity', {identity, comment, runKey: res.headers['airi-run-key']});
+				if (wantIdentity && (!identity || !comment)) return end('no_identity', {identity, comment, runKey: res.headers['airi-run-key']});
 				if (!doneSeen || after) return end('bad_done', {doneSeen, after});
 				end(null);
 			});
