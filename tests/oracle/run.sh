@@ -1,6 +1,6 @@
 #!/bin/sh
-# run.sh — runs the airi oracle tests (jcs.js, numbers.js, identity.js) with
-# Node.js.  Used by ctest; exit 0 = all passed, 1 = a check failed,
+# run.sh — runs the airi oracle tests (jcs.js, numbers.js, identity.js,
+# corpus.js) with Node.js.  Used by ctest; exit 0 = all passed, 1 = a check failed,
 # 77 = skipped (node or the airi binary missing; ctest SKIP_RETURN_CODE).
 # The binary is taken from $AIRI_BIN (default: <repo>/build/airi).
 # Optional arguments select a subset: run.sh numbers jcs
@@ -15,7 +15,7 @@ if [ ! -x "$AIRI_BIN" ]; then
   echo "oracle: SKIP — airi binary not found or not executable: $AIRI_BIN"
   exit 77
 fi
-[ $# -gt 0 ] || set -- jcs numbers identity
+[ $# -gt 0 ] || set -- jcs numbers identity corpus
 failed=0; passed=0
 for t in "$@"; do
   node "$dir/$t.js"
