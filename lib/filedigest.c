@@ -296,10 +296,12 @@ int airi__files_hash(struct airi__file *files, size_t n,
 		if (f->cached)
 			continue;
 		if (stat(f->path, &now) || !same_state(&now, &f->st)) {
+			f->error = AIRI_EIO;
+			snprintf(f->errmsg, sizeof(f->errmsg),
+				 "%s: changed while it was read (try again)",
+				 f->path);
 			if (!rc)
-				rc = airi__err(err, AIRI_EIO,
-					       "%s: changed while it was read",
-					       f->path);
+				rc = airi__err(err, AIRI_EIO, "%s", f->errmsg);
 			continue;
 		}
 		int64_t newest = ns(&f->st.st_mtim) > ns(&f->st.st_ctim)
@@ -479,24 +481,15 @@ static void header_info(const struct airi__file *f, airi__buf *out,
 	munmap(p, len);
 }
 
-#define MODEL_MAX_FILES 100000
+#define MODEL_MAX_FILES AIRI__MODEL_MAX_FILES
 
-int airi_model_digest(const char *path, const airi_model_options *o,
-		      airi_digest *weights, char **out, size_t *len,
-		      airi_error *err)
+int airi__model_fragment(const struct airi__file *files, size_t n,
+			 int is_dir, const airi_model_options *o,
+			 airi_digest *weights, char **out, size_t *len,
+			 airi_error *err)
 {
-	struct airi__files l;
-	int is_dir = 0;
-	int rc = airi__files_collect(path, MODEL_MAX_FILES, &l, &is_dir, err);
-	if (rc)
-		return rc;
-	rc = airi__files_hash(l.f, l.n, o ? o->cache : NULL, o ? o->threads : 0,
-			      o ? o->progress : NULL, o ? o->progress_ctx : NULL,
-			      err);
-	if (rc) {
-		airi__files_free(&l);
-		return rc;
-	}
+	int rc;
+	struct airi__files l = {(struct airi__file *)files, n, n};
 	/* one pass: the listed files (with sizes) and, for a directory, the
 	 * object its digest is taken over ({digest, name} sorted by name) */
 	airi__buf b, dd;
@@ -541,7 +534,6 @@ int airi_model_digest(const char *path, const airi_model_options *o,
 	}
 	airi_digest_format(&total, hex);
 	airi__buf_printf(&b, ",\"weights_digest\":\"%s\"}", hex);
-	airi__files_free(&l);
 	if (!b.p) {
 		airi__buf_release(&b);
 		return airi__err(err, AIRI_ENOMEM, "out of memory");
@@ -558,4 +550,23 @@ int airi_model_digest(const char *path, const airi_model_options *o,
 	if (weights)
 		*weights = total;
 	return 0;
+}
+
+int airi_model_digest(const char *path, const airi_model_options *o,
+		      airi_digest *weights, char **out, size_t *len,
+		      airi_error *err)
+{
+	struct airi__files l;
+	int is_dir = 0;
+	int rc = airi__files_collect(path, MODEL_MAX_FILES, &l, &is_dir, err);
+	if (rc)
+		return rc;
+	rc = airi__files_hash(l.f, l.n, o ? o->cache : NULL, o ? o->threads : 0,
+			      o ? o->progress : NULL, o ? o->progress_ctx : NULL,
+			      err);
+	if (!rc)
+		rc = airi__model_fragment(l.f, l.n, is_dir, o, weights, out, len,
+					  err);
+	airi__files_free(&l);
+	return rc;
 }

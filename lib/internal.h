@@ -251,6 +251,14 @@ int airi__files_hash(struct airi__file *files, size_t n,
 		     airi_progress_fn progress, void *progress_ctx,
 		     airi_error *err);
 
+/* The model section fragment of files already hashed (airi_model_digest
+ * after collecting and hashing). */
+int airi__model_fragment(const struct airi__file *files, size_t n,
+			 int is_dir, const airi_model_options *o,
+			 airi_digest *weights, char **out, size_t *len,
+			 airi_error *err);
+#define AIRI__MODEL_MAX_FILES 100000
+
 struct evp_md_st;
 const struct evp_md_st *airi__sha256(void);
 

@@ -61,49 +61,110 @@ static int open_cache(const struct args *a, airi_digest_cache **c)
 	return 0;
 }
 
+/* All arguments' files are hashed together, in parallel on the available
+ * cores (cache look-ups first, on this thread), then each argument gets
+ * its fragment. */
 static int digest_model(struct args *a, airi_digest_cache *cache)
 {
-	int status = 0, json = cli_opt(a, "json");
+	int status = 0, json = cli_opt(a, "json"), n = a->npos - 1;
 	struct progress pr = {0};
 	airi_model_options o = {.cache = cache, .warn = on_warn};
+	struct airi__files all = {0};
+	size_t *off = calloc((size_t)n + 1, sizeof(*off));
+	int *is_dir = calloc((size_t)n, sizeof(*is_dir));
+	int *ok = calloc((size_t)n, sizeof(*ok));
+	airi_error err;
+	if (!off || !is_dir || !ok) {
+		cli_errorf("digest: out of memory");
+		free(off);
+		free(is_dir);
+		free(ok);
+		return EXIT_TROUBLE;
+	}
+	for (int k = 0; k < n; k++) {
+		struct airi__files l;
+		off[k] = all.n;
+		if (airi__files_collect(a->pos[k + 1], AIRI__MODEL_MAX_FILES, &l,
+					&is_dir[k], &err)) {
+			cli_errorf("%s", err.message);
+			status = EXIT_NOINPUT;
+			continue;
+		}
+		if (all.n + l.n > all.cap) {
+			size_t cap = (all.n + l.n) * 2;
+			struct airi__file *nf = realloc(all.f, cap * sizeof(*nf));
+			if (!nf) {
+				airi__files_free(&l);
+				cli_errorf("digest: out of memory");
+				status = EXIT_TROUBLE;
+				continue;
+			}
+			all.f = nf;
+			all.cap = cap;
+		}
+		memcpy(all.f + all.n, l.f, l.n * sizeof(*l.f));
+		all.n += l.n;
+		free(l.f); /* the paths now belong to all */
+		ok[k] = 1;
+	}
+	off[n] = all.n;
 	if (isatty(2)) {
 		o.progress = on_progress;
 		o.progress_ctx = &pr;
 	}
-	if (json && a->npos > 2)
+	int hrc = airi__files_hash(all.f, all.n, cache, 0, o.progress, &pr, &err);
+	if (pr.last)
+		fputs("\r\033[K", stderr);
+	if (json && n > 1)
 		putchar('[');
 	int printed = 0;
-	for (int k = 1; k < a->npos; k++) {
-		const char *arg = a->pos[k];
+	for (int k = 0; k < n; k++) {
+		if (!ok[k])
+			continue;
+		/* a file that could not be read fails its argument only */
+		int bad = 0;
+		for (size_t i = off[k]; i < off[k + 1]; i++)
+			if (all.f[i].error) {
+				cli_errorf("%s", all.f[i].errmsg);
+				bad = 1;
+			} else if (!all.f[i].done && !all.f[i].cached) {
+				bad = 1;
+			}
+		if (bad || (hrc && hrc != AIRI_EIO && hrc != AIRI_ENOTFOUND)) {
+			if (!bad)
+				cli_errorf("%s", err.message);
+			status = bad ? EXIT_NOINPUT : EXIT_TROUBLE;
+			continue;
+		}
 		char *text = NULL;
-		size_t n = 0;
+		size_t tn = 0;
 		airi_digest d;
-		airi_error err;
-		int rc = airi_model_digest(arg, &o, &d, &text, &n, &err);
-		if (o.progress && pr.last)
-			fputs("\r\033[K", stderr);
-		pr.last = 0;
-		if (rc) {
-			cli_errorf("%s", err.message);
-			status = rc == AIRI_ENOMEM ? EXIT_TROUBLE : EXIT_NOINPUT;
+		if (airi__model_fragment(all.f + off[k], off[k + 1] - off[k], is_dir[k],
+					 &o, &d, &text, &tn, &err)) {
+			cli_errorf("%s: %s", a->pos[k + 1], err.message);
+			status = EXIT_TROUBLE;
 			continue;
 		}
 		if (json) {
 			if (printed++)
 				putchar(',');
-			cli_write(text, n);
+			cli_write(text, tn);
 		} else {
 			char hex[AIRI_DIGEST_STRLEN];
 			airi_digest_format(&d, hex);
-			printf("%s  %s\n", hex, arg);
+			printf("%s  %s\n", hex, a->pos[k + 1]);
 		}
 		free(text);
 	}
 	if (json) {
-		if (a->npos > 2)
+		if (n > 1)
 			putchar(']');
 		putchar('\n');
 	}
+	airi__files_free(&all);
+	free(off);
+	free(is_dir);
+	free(ok);
 	return status;
 }
 
@@ -387,6 +448,10 @@ int cmd_digest(struct args *a)
 		cli_errorf("digest model: --store, --name, --update, "
 			   "--embedding-model and --chunking are for 'digest "
 			   "corpus'");
+		return EXIT_USAGE;
+	}
+	if (cli_opt(a, "no-cache") && cli_val(a, "cache")) {
+		cli_errorf("digest: --no-cache and --cache exclude each other");
 		return EXIT_USAGE;
 	}
 	airi_digest_cache *cache = NULL;
