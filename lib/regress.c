@@ -209,9 +209,25 @@ static void cohort_free(struct cohort *c)
 	free(c->ex);
 }
 
+/* drops a UTF-8 sequence that a cut (snprintf into a fixed buffer) left
+ * incomplete at the end of s */
+static void utf8_tail(char *s)
+{
+	size_t n = strlen(s), i = n;
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80 && n - i < 3)
+		i--;
+	if (i == 0)
+		return;
+	unsigned char c = (unsigned char)s[i - 1];
+	size_t want = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+	if (c >= 0x80 && n - (i - 1) < want)
+		s[i - 1] = 0;
+}
+
 static void summary_of(const struct airi__scan *r, char *out, size_t cap)
 {
 	snprintf(out, cap, "%s", r->summary ? r->summary : "");
+	utf8_tail(out);
 }
 
 static void consider_example(struct cohort *c, const airi_digest *input,
@@ -392,7 +408,7 @@ static void metric_block(airi__jw *w, struct nums *b, struct nums *a)
 	dist_block(w, a);
 	airi__jw_key(w, "before");
 	dist_block(w, b);
-	if (a->n && b->n) {
+	if (a->n > 1 && b->n > 1) {
 		double d = mean(a) - mean(b);
 		double se = sqrt(var(a) / (double)a->n + var(b) / (double)b->n);
 		airi__jw_key(w, "ci95");
@@ -584,6 +600,7 @@ static void section_changes(airi_store *s, const char *name,
 					      total > i + 1 ? ", ..." : "");
 	}
 out:
+	utf8_tail(text);
 	airi_json_free(doc);
 	free(report);
 	airi_manifest_free(A);
@@ -613,6 +630,7 @@ static void line(airi__jw *w, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(t, sizeof(t), fmt, ap);
 	va_end(ap);
+	utf8_tail(t);
 	airi__jw_str(w, t);
 }
 
@@ -731,6 +749,8 @@ int airi_regress(airi_store *s, const char *before, const char *after,
 		double sa = ta.n ? (double)ta.e[0]->count / (double)A->n : 0;
 		if (!tb.n && !ta.n)
 			state = "absent";
+		else if (!A->n || !B->n)
+			state = "absent"; /* an empty cohort: nothing to judge */
 		else if (tb.n && ta.n && sb < 0.5 && sa < 0.5)
 			state = "varies"; /* per run: not one usual value */
 		else if (!tb.n || !ta.n)
@@ -899,6 +919,7 @@ int airi_regress(airi_store *s, const char *before, const char *after,
 					double d = mean(na) - mean(nb);
 					double se = sqrt(var(na) / (double)na->n +
 							 var(nb) / (double)nb->n);
+					if (d - 1.96 * se > 0 || d + 1.96 * se < 0)
 					line(&lines, "score %s: mean %.4g before -> %.4g "
 						     "after (95%% CI of the change "
 						     "%+.4g to %+.4g)",
