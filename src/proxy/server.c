@@ -35,6 +35,7 @@
 #include <openssl/rand.h>
 #include <signal.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -1298,6 +1299,11 @@ int cmd_proxy(struct args *a)
 	struct proxy px;
 	int status = 0;
 	memset(&px, 0, sizeof(px));
+	/* a server allocates and frees the same sizes over and over: keep
+	 * freed memory instead of handing it back to the kernel after each
+	 * call (munmap and trims cost TLB shootdowns across the threads) */
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	mallopt(M_TRIM_THRESHOLD, 128 << 20);
 	const char *listen = cli_val(a, "listen") ? cli_val(a, "listen")
 						   : "127.0.0.1:8787";
 	const char *up = cli_val(a, "upstream");
