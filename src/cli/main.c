@@ -45,9 +45,10 @@ static const struct opt log_opts[] = {
 static const struct opt reproduce_opts[] = {
 	COMMON_OPTS,
 	{"store", 1, "store location (the run, and where the new run is recorded)"},
-	{"upstream", 1, "send the call here instead of the recorded upstream base URL"},
-	{"live-tools", 1, "agent runs: run this command for each tool call (JSON on stdin) instead of feeding the recorded results"},
+	{"upstream", 1, "send the call here instead of the recorded upstream base URL (recorded as model.upstream)"},
+	{"live-tools", 1, "agent runs: run this command for each tool call (JSON on stdin, result on stdout) instead of feeding the recorded results"},
 	{"timeout", 1, "seconds to wait for each upstream reply (default 300)"},
+	{"key", 1, "signing key file (a checkpoint is signed after recording, as airi record does)"},
 	{"json", 0, "print the report as canonical JSON"},
 	{0}};
 static const struct opt label_opts[] = {
@@ -155,11 +156,21 @@ const struct cmd cli_commands[] = {
 	 "hold: since=T until=T model=M label.KEY=VALUE section.NAME=PREFIX\n"
 	 "conditions=PREFIX (see airi regress)."},
 	{"reproduce", cmd_reproduce, reproduce_opts,
-	 "airi reproduce [--store PATH] [--upstream URL] [--live-tools CMD] [--json] RUN",
+	 "airi reproduce [--store PATH] [--upstream URL] [--live-tools CMD] "
+	 "[--timeout S] [--key PATH] [--json] RUN",
 	 "Re-execute a recorded model call (or agent run) with exactly the "
 	 "recorded request, record it, and explain any difference.",
+	 "RUN is a run ID, prefix or run key in the store, or a manifest file.\n"
+	 "The request is rebuilt from the manifest (docs/proxy-mapping.md), sent\n"
+	 "as recorded (streamed or not) to the recorded upstream, recorded with\n"
+	 "meta.reproduces naming RUN, and compared: same conditions ID or which\n"
+	 "sections differ and why; same output or where it first diverges.\n"
+	 "Agent runs are replayed call by call with the recorded tool results\n"
+	 "(or --live-tools), stopping at the first different tool call.\n"
+	 "Credentials: $OPENAI_API_KEY or $ANTHROPIC_API_KEY, never stored.\n"
 	 "Exit status: 0 identical conditions and output, 1 same conditions\n"
-	 "and divergent output, 3 different conditions, 2 trouble."},
+	 "and divergent output, 3 different conditions, 2 trouble (cannot be\n"
+	 "rebuilt, upstream unreachable or not 2xx, store errors)."},
 	{"label", cmd_label, label_opts,
 	 "airi label [--store PATH] [--json] [--remove] RUN [KEY=VALUE|KEY]...",
 	 "Attach labels and numeric scores to a run, beside its identity.",

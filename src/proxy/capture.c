@@ -166,6 +166,11 @@ static const char *const *not_params(enum api api)
 	}
 }
 
+const char *const *proxy_not_params(enum api api)
+{
+	return not_params(api);
+}
+
 static void section_model(struct w *w, const struct capture *c,
 			  const airi_value *req, const airi_value *resp)
 {
@@ -387,6 +392,8 @@ static void section_meta(struct w *w, const struct capture *c,
 	}
 	if (c->user_agent)
 		w_kstr(w, "user_agent", c->user_agent);
+	if (c->reproduces)
+		w_kstr(w, "reproduces", c->reproduces);
 	if (!req_ok || !resp_ok) {
 		w_kstr(w, "capture", !req_ok ? "partial: request body is not "
 					       "valid I-JSON"

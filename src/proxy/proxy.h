@@ -45,12 +45,19 @@ struct capture {
 	const char *user_agent;
 	const char *call_id; /* unique per call: two identical calls in the
 			      * same millisecond are still two runs */
+	const char *reproduces; /* airi reproduce: the run ID this call
+				 * re-executes (meta.reproduces), or NULL */
 };
 
 /* Builds the manifest text of a captured call. Never fails on odd input:
  * what cannot be parsed is recorded as such (digest of the raw bytes).
  * Free with free(). */
 char *proxy_manifest(const struct capture *c, size_t *len);
+
+/* The top-level request members that are not params for an API (they go
+ * to model, system, input, tools or meta), NULL-terminated: the exclusion
+ * lists of docs/proxy-mapping.md section 5. */
+const char *const *proxy_not_params(enum api api);
 
 /* Streaming assembly: feed each SSE event's data; get the output JSON. */
 struct assembler;

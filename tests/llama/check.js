@@ -211,6 +211,11 @@ async function main() {
   const dae = airiJson(["diff", "--json", A.run, E.run], [1]);
   check(dae.verdict.kind === "same_conditions", "airi diff A E (plain vs streamed): same conditions", dae.verdict);
 
+  // for the `airi reproduce` phase of run.sh (reproduce.js)
+  if (process.env.RUNS_FILE) {
+    require("fs").writeFileSync(process.env.RUNS_FILE, JSON.stringify({ A: A.run, C: C.run, E: E.run, textA: A.text }));
+  }
+
   console.log(`1..${n}`);
 }
 

@@ -9,7 +9,11 @@
 # store, and runs check.js: the same seed through the proxy gives the same conditions ID and
 # the same text, a different seed gives a different conditions ID whose every section but
 # `params` is the same (asked of the store with `airi show --json` and `airi diff --json`).
-# Stops the proxy with SIGTERM and requires exit status 0.
+# Stops the proxy with SIGTERM and requires exit status 0. Then `airi reproduce` (reproduce.js):
+# the seeded calls reproduced against the same engine are identical (exit 0); the engine
+# restarted on the same port with --prompt-cache (one slot kept across requests, as llama.cpp's
+# cache_prompt) gives, for exactly the recorded request, another output: exit 1, "same
+# conditions, output varied".
 #
 # Exit status: 0 passed, 1 a failure, 77 skipped (no node >= 20, node-llama-cpp not installed:
 # `cd tests/llama && npm ci`, not linux-x64, or the binary has no `proxy` command).
@@ -130,7 +134,8 @@ while :; do
   fi
 done
 PROXY_URL=http://127.0.0.1:$port
-export PROXY_URL
+RUNS_FILE=$work/runs.json
+export PROXY_URL RUNS_FILE
 
 # --- the calls and the checks ------------------------------------------------------------
 failed=0
@@ -163,6 +168,30 @@ for f in "$work"/x.db*; do
   [ -f "$f" ] || continue
   if grep -qaF sk-llama-test "$f"; then echo "llama test: the API key was found in store file $(basename "$f")"; failed=1; fi
 done
+
+# --- airi reproduce: the same engine, then the engine with its prompt cache on -------------
+if [ $failed = 0 ] && "$AIRI_BIN" reproduce --help >/dev/null 2>&1; then
+  node "$dir/reproduce.js" plain || failed=1
+  if [ $failed = 0 ]; then
+    # the same port, so that the recorded upstream URL (part of the conditions) is the same
+    kill "$server_pid" 2>/dev/null
+    n=0
+    while kill -0 "$server_pid" 2>/dev/null && [ $n -lt 50 ]; do n=$((n + 1)); sleep 0.1; done
+    kill -KILL "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+    node "$dir/server.js" "$work/tiny.gguf" "$up_port" --prompt-cache >"$work/server2.out" 2>"$work/server2.err" &
+    server_pid=$!
+    if wait_for_line "$work/server2.out" "listening $up_port" 300 "$server_pid"; then
+      node "$dir/reproduce.js" cache || failed=1
+    else
+      echo "--- server (prompt cache) stderr:"; tail -n 20 "$work/server2.err"
+      echo "llama test: server.js --prompt-cache did not start on port $up_port within 30 s"
+      failed=1
+    fi
+  fi
+elif [ $failed = 0 ]; then
+  echo "llama test: $AIRI_BIN has no 'reproduce' command; reproduce checks skipped"
+fi
 
 if [ $failed = 1 ]; then
   echo "--- proxy stderr (last 40 lines):"; tail -n 40 "$work/proxy.err"

@@ -2,7 +2,7 @@
 // server.js — a small OpenAI-compatible chat server in front of a real inference engine
 // (node-llama-cpp, CPU only), for the end-to-end test of `airi proxy` (see run.sh).
 //
-//   node server.js MODEL.gguf [PORT]
+//   node server.js MODEL.gguf [PORT] [--prompt-cache]
 //
 // Listens on 127.0.0.1:PORT (0, the default, picks a free port) and prints `listening PORT`
 // on stdout once the model is loaded. Serves:
@@ -16,11 +16,21 @@
 //   GET  /v1/models             the one model
 //   GET  /health                {"status":"ok"}
 //
-// Every completion runs on a fresh llama.cpp context, one at a time, so its output depends
+// Every completion runs on a fresh llama.cpp context (unless --prompt-cache), one at a time, so its output depends
 // only on the model file, the messages and the sampling parameters: the same seed gives the
 // same text (temperature > 0 included). The response's `model` is the GGUF's general.name and
 // its `system_fingerprint` is "fp_" + the first 16 hex digits of the file's SHA-256, so both are
 // stable for a given model file.
+//
+// --prompt-cache (or LLAMA_PROMPT_CACHE=1) models llama.cpp's `cache_prompt` slot reuse: one
+// context (the "slot") is kept for every request, so its KV cache still holds the previous
+// conversation and the shared prefix of the next prompt is not evaluated again (the usage then
+// counts only the prompt tokens actually evaluated), and the slot's sampler state carries over
+// from one request to the next: the request's seed seeds a fresh slot only, later requests
+// continue the slot's random stream (modelled as seed + the number of requests the slot has
+// already served). So the same seeded request gives a different answer once the slot has
+// served anything: the output depends on state the request does not carry. This is what
+// `airi reproduce` is tested against (tests/llama/README.md).
 //
 // Never builds or downloads anything: getLlama() is told to use the prebuilt CPU binary
 // (build "never", skipDownload, gpu false) and fails if it is not installed.
@@ -33,10 +43,12 @@ const path = require("path");
 
 process.env.NODE_LLAMA_CPP_SKIP_DOWNLOAD = "true";
 
-const modelPath = process.argv[2];
-const port = Number(process.argv[3] || 0);
+const args = process.argv.slice(2).filter((a) => a !== "--prompt-cache");
+const promptCache = process.argv.includes("--prompt-cache") || process.env.LLAMA_PROMPT_CACHE === "1";
+const modelPath = args[0];
+const port = Number(args[1] || 0);
 if (!modelPath) {
-  process.stderr.write("usage: node server.js MODEL.gguf [PORT]\n");
+  process.stderr.write("usage: node server.js MODEL.gguf [PORT] [--prompt-cache]\n");
   process.exit(2);
 }
 
@@ -182,7 +194,30 @@ async function main() {
     return p;
   }
 
+  // --prompt-cache: the one slot, kept across requests, and how many it has served
+  let slot = null;
+  let served = 0;
+  async function completeCached({ history, opts }, onTextChunk) {
+    if (!slot) {
+      const context = await model.createContext({ contextSize: 512, batchSize: 512, threads, sequences: 1 });
+      const sequence = context.getSequence();
+      slot = { context, sequence, chat: new LlamaChat({ contextSequence: sequence }) };
+    }
+    const meter = slot.sequence.tokenMeter;
+    const inBefore = meter.usedInputTokens;
+    const outBefore = meter.usedOutputTokens;
+    const o = { ...opts };
+    if (o.seed !== undefined) o.seed = (o.seed + served) % 0x100000000;
+    served++;
+    const r = await slot.chat.generateResponse(history, { ...o, onTextChunk });
+    const usage = { prompt_tokens: meter.usedInputTokens - inBefore, completion_tokens: meter.usedOutputTokens - outBefore };
+    usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
+    const finish = r.metadata.stopReason === "maxTokens" ? "length" : "stop";
+    return { text: r.response, finish, usage };
+  }
+
   async function complete({ history, opts }, onTextChunk) {
+    if (promptCache) return completeCached({ history, opts }, onTextChunk);
     const context = await model.createContext({ contextSize: 512, batchSize: 512, threads, sequences: 1 });
     try {
       const sequence = context.getSequence();
@@ -273,11 +308,13 @@ async function main() {
     }
   });
   server.listen(port, "127.0.0.1", () => {
+    if (promptCache) process.stderr.write("server.js: prompt cache on (one slot kept across requests)\n");
     process.stdout.write("listening " + server.address().port + "\n");
   });
   const stop = () => {
     server.close();
-    model.dispose().then(() => llama.dispose()).finally(() => process.exit(0));
+    (slot ? slot.context.dispose() : Promise.resolve())
+      .then(() => model.dispose()).then(() => llama.dispose()).finally(() => process.exit(0));
     setTimeout(() => process.exit(0), 2000).unref();
   };
   process.on("SIGTERM", stop);

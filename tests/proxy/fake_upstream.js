@@ -20,6 +20,16 @@
 //   GET  /v1/models             a pass-through path for the proxy (not captured)
 //   GET  /_fake/requests        every request received so far (except /_fake/*), as JSON
 //   POST /_fake/reset           forget the recorded requests and the 429-once memory
+//   GET  /_fake/knobs           the knobs below, as JSON
+//   POST /_fake/knobs           set knobs from a JSON object (members absent: unchanged)
+//
+// Knobs (for `airi reproduce` tests; the defaults give the behaviour described here):
+//   model_suffix  (env FAKE_MODEL_SUFFIX, default "-2026-01-01") what is appended to the
+//                 requested model to make the reply's `model`: another value models a provider
+//                 that moved the alias to another model version
+//   vary          (env FAKE_VARY=1, default false) append " #N" to every reply text, N a
+//                 per-process counter: the same request gets a different answer each time
+//   tool_city     (env FAKE_TOOL_CITY, default "Oslo") the city in the get_weather tool call
 //
 // Content rules (chat, messages, completions, responses):
 //   - the reply text is  `Reply to "<last user text>" with seed <seed|none>: <8 hex>.`  where
@@ -62,6 +72,22 @@ const FAKE_CONDITIONS = 'sha256:' + '0'.repeat(63) + '2';
 const recorded = [];
 const seen429 = new Set();
 let requestCounter = 0;
+
+const knobs = {
+  model_suffix: process.env.FAKE_MODEL_SUFFIX !== undefined ? process.env.FAKE_MODEL_SUFFIX : '-2026-01-01',
+  vary: process.env.FAKE_VARY === '1',
+  tool_city: process.env.FAKE_TOOL_CITY !== undefined ? process.env.FAKE_TOOL_CITY : 'Oslo',
+};
+let varyCounter = 0;
+
+// The reply text, with the `vary` knob's counter when it is on.
+function varied(text) {
+  return knobs.vary ? text + ' #' + ++varyCounter : text;
+}
+
+function modelOf(body) {
+  return String(body.model) + knobs.model_suffix;
+}
 
 function sha256hex(s) {
   return crypto.createHash('sha256').update(s).digest('hex');
@@ -115,11 +141,11 @@ function tokenCount(s) {
 function chatDecision(body) {
   const messages = Array.isArray(body.messages) ? body.messages : [];
   const last = messages[messages.length - 1];
-  if (last && last.role === 'tool') return { kind: 'text', text: 'It is sunny.' };
+  if (last && last.role === 'tool') return { kind: 'text', text: varied('It is sunny.') };
   const text = lastUserText(messages);
   const hasTools = Array.isArray(body.tools) && body.tools.length > 0;
   if (hasTools && last && last.role === 'user' && /weather/i.test(text)) return { kind: 'tool' };
-  return { kind: 'text', text: replyText(text, body.seed) };
+  return { kind: 'text', text: varied(replyText(text, body.seed)) };
 }
 
 function anthropicDecision(body) {
@@ -127,18 +153,24 @@ function anthropicDecision(body) {
   const last = messages[messages.length - 1];
   if (last && last.role === 'user' && Array.isArray(last.content) &&
       last.content.some((b) => b && b.type === 'tool_result')) {
-    return { kind: 'text', text: 'It is sunny.' };
+    return { kind: 'text', text: varied('It is sunny.') };
   }
   const text = lastUserText(messages);
   const hasTools = Array.isArray(body.tools) && body.tools.length > 0;
   if (hasTools && last && last.role === 'user' && /weather/i.test(text)) return { kind: 'tool' };
-  return { kind: 'text', text: replyText(text, body.seed) };
+  return { kind: 'text', text: varied(replyText(text, body.seed)) };
 }
 
 const TOOL_CALL_ID = 'call_fake_weather_1';
 const TOOL_USE_ID = 'toolu_fake_weather_1';
 const TOOL_ARGS = '{"city":"Oslo"}';
-const TOOL_ARG_PIECES = ['{"ci', 'ty":', '"Oslo', '"}'];
+// the arguments as sent, with the tool_city knob, and in the pieces a stream carries them in
+function toolArgs() {
+  return JSON.stringify({ city: knobs.tool_city });
+}
+function toolArgPieces() {
+  return ['{"ci', 'ty":', JSON.stringify(knobs.tool_city).slice(0, -1), '"}'];
+}
 
 // ---- responses -------------------------------------------------------------------------------
 
@@ -215,14 +247,14 @@ function requestIdHeaders(isAnthropic) {
 
 function chatCompletion(body, bodyHash) {
   const d = chatDecision(body);
-  const model = String(body.model) + '-2026-01-01';
+  const model = modelOf(body);
   const promptTokens = tokenCount(JSON.stringify(body.messages || []));
   let message, finish, completionTokens;
   if (d.kind === 'tool') {
     message = {
       role: 'assistant',
       content: null,
-      tool_calls: [{ id: TOOL_CALL_ID, type: 'function', function: { name: 'get_weather', arguments: TOOL_ARGS } }],
+      tool_calls: [{ id: TOOL_CALL_ID, type: 'function', function: { name: 'get_weather', arguments: toolArgs() } }],
       refusal: null,
       annotations: [],
     };
@@ -265,7 +297,7 @@ function chatChunks(body, bodyHash, airiEvent) {
   const events = [chunk({ role: 'assistant', content: msg.content === null ? null : '', refusal: null }, null)];
   if (msg.tool_calls) {
     events.push(chunk({ tool_calls: [{ index: 0, id: TOOL_CALL_ID, type: 'function', function: { name: 'get_weather', arguments: '' } }] }, null));
-    for (const p of TOOL_ARG_PIECES) events.push(chunk({ tool_calls: [{ index: 0, function: { arguments: p } }] }, null));
+    for (const p of toolArgPieces()) events.push(chunk({ tool_calls: [{ index: 0, function: { arguments: p } }] }, null));
   } else {
     for (const p of pieces(msg.content, 4)) events.push(chunk({ content: p }, null));
   }
@@ -285,13 +317,13 @@ function chatChunks(body, bodyHash, airiEvent) {
 
 function completion(body, bodyHash) {
   const prompt = Array.isArray(body.prompt) ? body.prompt.join('\n') : String(body.prompt ?? '');
-  const text = replyText(prompt, body.seed);
+  const text = varied(replyText(prompt, body.seed));
   const p = tokenCount(prompt), c = tokenCount(text);
   return {
     id: 'cmpl-fake-' + bodyHash.slice(0, 16),
     object: 'text_completion',
     created: CREATED,
-    model: String(body.model) + '-2026-01-01',
+    model: modelOf(body),
     system_fingerprint: 'fp_fake',
     choices: [{ text, index: 0, logprobs: null, finish_reason: 'stop' }],
     usage: { prompt_tokens: p, completion_tokens: c, total_tokens: p + c },
@@ -321,7 +353,7 @@ function responsesInputText(body) {
 }
 
 function responseObject(body, bodyHash, status, text) {
-  const model = String(body.model) + '-2026-01-01';
+  const model = modelOf(body);
   const id = 'resp_fake_' + bodyHash.slice(0, 16);
   const output = text === null ? [] : [{
     id: 'msg_fake_' + bodyHash.slice(0, 16),
@@ -359,11 +391,11 @@ function responseObject(body, bodyHash, status, text) {
 }
 
 function responseJSON(body, bodyHash) {
-  return responseObject(body, bodyHash, 'completed', replyText(responsesInputText(body), body.seed));
+  return responseObject(body, bodyHash, 'completed', varied(replyText(responsesInputText(body), body.seed)));
 }
 
 function responseEvents(body, bodyHash) {
-  const text = replyText(responsesInputText(body), body.seed);
+  const text = varied(replyText(responsesInputText(body), body.seed));
   const done = responseObject(body, bodyHash, 'completed', text);
   const item = done.output[0];
   let seq = 0;
@@ -406,7 +438,7 @@ function embeddings(body) {
     if (base64) embedding = Buffer.from(new Float32Array(vec).buffer).toString('base64');
     return { object: 'embedding', index, embedding };
   });
-  return { object: 'list', data, model: String(body.model) + '-2026-01-01', usage: { prompt_tokens: tokens, total_tokens: tokens } };
+  return { object: 'list', data, model: modelOf(body), usage: { prompt_tokens: tokens, total_tokens: tokens } };
 }
 
 // ---- Anthropic messages ----------------------------------------------------------------------
@@ -418,7 +450,7 @@ function anthropicMessage(body, bodyHash) {
   if (d.kind === 'tool') {
     content = [
       { type: 'text', text: 'Let me check the weather.' },
-      { type: 'tool_use', id: TOOL_USE_ID, name: 'get_weather', input: { city: 'Oslo' } },
+      { type: 'tool_use', id: TOOL_USE_ID, name: 'get_weather', input: { city: knobs.tool_city } },
     ];
     stop = 'tool_use';
     outTokens = 12;
@@ -431,7 +463,7 @@ function anthropicMessage(body, bodyHash) {
     id: 'msg_fake_' + bodyHash.slice(0, 16),
     type: 'message',
     role: 'assistant',
-    model: String(body.model) + '-2026-01-01',
+    model: modelOf(body),
     content,
     stop_reason: stop,
     stop_sequence: null,
@@ -456,7 +488,7 @@ function anthropicEvents(body, bodyHash, airiEvent) {
       events.push(namedEvent('content_block_start', { type: 'content_block_start', index,
         content_block: { type: 'tool_use', id: block.id, name: block.name, input: {} } }));
       events.push(namedEvent('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: '' } }));
-      for (const p of TOOL_ARG_PIECES) {
+      for (const p of toolArgPieces()) {
         events.push(namedEvent('content_block_delta', { type: 'content_block_delta', index, delta: { type: 'input_json_delta', partial_json: p } }));
       }
     }
@@ -493,6 +525,27 @@ async function handle(req, res, raw) {
 
   if (path === '/_fake/requests' && req.method === 'GET') {
     return sendJSON(req, res, 200, recorded, {}, new Set());
+  }
+  if (path === '/_fake/knobs' && req.method === 'GET') {
+    return sendJSON(req, res, 200, knobs, {}, new Set());
+  }
+  if (path === '/_fake/knobs' && req.method === 'POST') {
+    let set;
+    try {
+      set = JSON.parse(raw.toString('utf8'));
+    } catch (e) {
+      set = null;
+    }
+    if (!set || typeof set !== 'object' || Array.isArray(set)) {
+      return sendJSON(req, res, 400, { error: 'a JSON object of knobs' }, {}, new Set());
+    }
+    for (const k of Object.keys(set)) {
+      if (!(k in knobs) || typeof set[k] !== typeof knobs[k]) {
+        return sendJSON(req, res, 400, { error: 'unknown knob or wrong type: ' + k }, {}, new Set());
+      }
+    }
+    Object.assign(knobs, set);
+    return sendJSON(req, res, 200, knobs, {}, new Set());
   }
   if (path === '/_fake/reset' && req.method === 'POST') {
     recorded.length = 0;
