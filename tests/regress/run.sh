@@ -117,6 +117,18 @@ check "bad filter: status 64" [ $? = 64 ]
 check "bad filter: named" grep -q 'filter term 1 "when=now"' "$w/err"
 "$airi" label --store "$S" "$first" "bad key=1" 2>"$w/err"
 check "bad label key: status 64" [ $? = 64 ]
+# the provider moves the alias to another model: the same requests, a new resolved model
+sleep 0.05; t3=$(stamp); sleep 0.05
+curl -s -o /dev/null -H 'Content-Type: application/json' --data '{"model_suffix":"-2026-06-01"}' \
+	"http://127.0.0.1:$up/_fake/knobs"
+cohort "You are verbose." "Look a thing up in the handbook"
+"$airi" regress --store "$S" --before "since=$t2 until=$t3" --after "since=$t3" --json >"$w/r4.json"
+case $(state "$w/r4.json" model) in changed*/resolved*) ok "model changed: /resolved" ;; *) no "model: $(state "$w/r4.json" model)" ;; esac
+for sec in params system tools; do
+	check "$sec unchanged after the alias moved" [ "$(state "$w/r4.json" $sec | cut -d'|' -f1)" = unchanged ]
+done
+check "models before/after named" [ "$(field "$w/r4.json" 'models.before[0].name') -> $(field "$w/r4.json" 'models.after[0].name')" = "gpt-4o-mini-2026-01-01 -> gpt-4o-mini-2026-06-01" ]
+check "summary names the model change" grep -q 'model: gpt-4o-mini-2026-01-01 in 100% before -> gpt-4o-mini-2026-06-01 in 100% after' "$w/r4.json"
 # the secret never reached the store
 kill "$proxy"; wait "$proxy" 2>/dev/null; proxy=
 check "secret not stored" sh -c "! grep -qa 'sk-regress-secret' '$S' '$S-wal' 2>/dev/null"
