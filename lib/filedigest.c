@@ -431,7 +431,8 @@ int airi__files_collect(const char *path, size_t max, struct airi__files *l,
 			airi__files_free(l);
 			return rc;
 		}
-		qsort(l->f, l->n, sizeof(*l->f), by_name);
+		if (l->n)
+			qsort(l->f, l->n, sizeof(*l->f), by_name);
 		return 0;
 	}
 	if (!S_ISREG(st.st_mode))

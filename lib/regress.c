@@ -401,8 +401,10 @@ static void dist_block(airi__jw *w, const struct nums *a)
  * histogram on 20 common bins from the smaller minimum to the larger p99 */
 static void metric_block(airi__jw *w, struct nums *b, struct nums *a)
 {
-	qsort(b->v, b->n, sizeof(double), dcmp);
-	qsort(a->v, a->n, sizeof(double), dcmp);
+	if (b->n)
+		qsort(b->v, b->n, sizeof(double), dcmp);
+	if (a->n)
+		qsort(a->v, a->n, sizeof(double), dcmp);
 	airi__jw_obj(w);
 	airi__jw_key(w, "after");
 	dist_block(w, a);
