@@ -97,6 +97,12 @@ struct writer *writer_start(airi_store *s, struct event_base *base,
 			    void (*done)(struct writer_job *job, void *ctx),
 			    void *ctx, airi_key *signer);
 void writer_submit(struct writer *w, struct writer_job *job);
+/* Transactions so far, the runs in them, and how long a batch took from
+ * being taken to being committed (p50/p99 as powers of two, in µs). */
+struct writer_stats {
+	uint64_t batches, jobs, p50_us, p99_us, max_us;
+};
+void writer_stats(struct writer *w, struct writer_stats *st);
 /* Finishes every submitted job and stops the thread. */
 void writer_stop(struct writer *w);
 

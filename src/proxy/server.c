@@ -1118,10 +1118,19 @@ static void on_request(struct evhttp_request *req, void *arg)
 	}
 	if (!strcmp(method, "GET") && !strcmp(uri, "/airi/v1/health")) {
 		struct evbuffer *b = evbuffer_new();
+		struct writer_stats ws;
+		writer_stats(px->writer, &ws);
 		evbuffer_add_printf(b,
-				    "{\"calls\":%llu,\"failed\":%llu,\"inflight\":"
+				    "{\"calls\":%llu,\"commits\":{\"batches\":%llu,"
+				    "\"max_us\":%llu,\"p50_us\":%llu,\"p99_us\":%llu,"
+				    "\"runs\":%llu},\"failed\":%llu,\"inflight\":"
 				    "%d,\"recorded\":%llu,\"status\":\"ok\"}",
 				    (unsigned long long)px->calls,
+				    (unsigned long long)ws.batches,
+				    (unsigned long long)ws.max_us,
+				    (unsigned long long)ws.p50_us,
+				    (unsigned long long)ws.p99_us,
+				    (unsigned long long)ws.jobs,
 				    (unsigned long long)px->failed, px->inflight,
 				    (unsigned long long)px->recorded);
 		evhttp_add_header(evhttp_request_get_output_headers(req),

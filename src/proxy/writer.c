@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 struct writer {
 	airi_store *s;
@@ -24,6 +25,9 @@ struct writer {
 	struct writer_job *out, **out_tail; /* committed, to hand back */
 	int stopping;
 	struct event *wake; /* runs deliver() on the loop thread */
+	/* commit statistics: transactions, runs in them, and the time from
+	 * taking a batch to its commit, in power-of-two microsecond buckets */
+	uint64_t batches, jobs, hist[32], max_us;
 	void (*done)(struct writer_job *job, void *ctx);
 	void *ctx;
 };
@@ -45,9 +49,19 @@ static void deliver(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static uint64_t now_us(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
+}
+
 static void record_batch(struct writer *w, struct writer_job *batch)
 {
 	airi_error err;
+	uint64_t t0 = now_us(), n = 0;
+	for (struct writer_job *j = batch; j; j = j->next)
+		n++;
 	int tx = airi_store_begin(w->s, &err) == 0;
 	for (struct writer_job *j = batch; j; j = j->next) {
 		airi_manifest *m = NULL;
@@ -81,6 +95,17 @@ static void record_batch(struct writer *w, struct writer_job *batch)
 					 err.message);
 			}
 	}
+	uint64_t us = now_us() - t0;
+	int b = 0;
+	while (b < 31 && (1ull << (b + 1)) <= us)
+		b++;
+	pthread_mutex_lock(&w->mu);
+	w->batches++;
+	w->jobs += n;
+	w->hist[b]++;
+	if (us > w->max_us)
+		w->max_us = us;
+	pthread_mutex_unlock(&w->mu);
 	if (w->signer) {
 		char *note = NULL;
 		if (airi_store_checkpoint(w->s, w->signer, NULL, &note, &err))
@@ -138,6 +163,29 @@ struct writer *writer_start(airi_store *s, struct event_base *base,
 		return NULL;
 	}
 	return w;
+}
+
+void writer_stats(struct writer *w, struct writer_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (!w)
+		return;
+	pthread_mutex_lock(&w->mu);
+	st->batches = w->batches;
+	st->jobs = w->jobs;
+	st->max_us = w->max_us;
+	/* percentiles as the upper bound of their bucket */
+	uint64_t seen = 0, p50 = 0, p99 = 0;
+	for (int b = 0; b < 32 && w->batches; b++) {
+		seen += w->hist[b];
+		if (!p50 && seen * 2 >= w->batches)
+			p50 = 1ull << (b + 1);
+		if (!p99 && seen * 100 >= w->batches * 99)
+			p99 = 1ull << (b + 1);
+	}
+	st->p50_us = p50;
+	st->p99_us = p99;
+	pthread_mutex_unlock(&w->mu);
 }
 
 void writer_submit(struct writer *w, struct writer_job *job)

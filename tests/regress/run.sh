@@ -129,6 +129,11 @@ for sec in params system tools; do
 done
 check "models before/after named" [ "$(field "$w/r4.json" 'models.before[0].name') -> $(field "$w/r4.json" 'models.after[0].name')" = "gpt-4o-mini-2026-01-01 -> gpt-4o-mini-2026-06-01" ]
 check "summary names the model change" grep -q 'model: gpt-4o-mini-2026-01-01 in 100% before -> gpt-4o-mini-2026-06-01 in 100% after' "$w/r4.json"
+# the proxy's health shows its commits: every recorded run in some transaction
+h=$(curl -s "http://127.0.0.1:$port/airi/v1/health")
+check "health: 40 runs committed" [ "$(echo "$h" | node -pe 'JSON.parse(require("fs").readFileSync(0)).commits.runs')" = 40 ]
+check "health: batches and times" node -e 'const c=JSON.parse(process.argv[1]).commits;
+	process.exit(c.batches >= 1 && c.batches <= 40 && c.p50_us > 0 && c.p99_us >= c.p50_us && c.max_us > 0 ? 0 : 1)' "$h"
 # the secret never reached the store
 kill "$proxy"; wait "$proxy" 2>/dev/null; proxy=
 check "secret not stored" sh -c "! grep -qa 'sk-regress-secret' '$S' '$S-wal' 2>/dev/null"
