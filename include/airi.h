@@ -292,8 +292,13 @@ typedef struct airi_store airi_store;
 #define AIRI_STORE_READONLY 2u /* never write */
 
 /* Opens a store. `location` is a file path (SQLite, the default backend)
- * or "sqlite:PATH". A new SQLite store file is created with mode 0600 and
- * its directory with mode 0700. Close with airi_store_close(). */
+ * or "sqlite:PATH", or a PostgreSQL database: a "postgres://" or
+ * "postgresql://" URI, or a libpq keyword/value string whose first word is
+ * a libpq keyword ("host=... dbname=...", docs/postgres.md). A new SQLite
+ * store file is created with mode 0600 and its directory with mode 0700;
+ * an empty PostgreSQL database gets the store's tables (with CREATE), an
+ * older PostgreSQL schema is refused (AIRI_ESCHEMA) until migrated. Close
+ * with airi_store_close(). */
 AIRI_API int airi_store_open(const char *location, unsigned flags,
 			     airi_store **out, airi_error *err);
 AIRI_API void airi_store_close(airi_store *s);

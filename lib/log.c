@@ -121,7 +121,10 @@ static int put_node(airi_store *s, int level, uint64_t index,
 		    const unsigned char h[AIRI_HASH_SIZE], airi_error *err)
 {
 	int rc = s->ops->node_put(s->impl, level, index, h, err);
-	if (!rc && s->in_tx && level < 64) {
+	/* only left children are ever asked for again (as the sibling of
+	 * the next node), and the right child that completes a parent is
+	 * written just before that question: keep the left one */
+	if (!rc && s->in_tx && level < 64 && !(index & 1)) {
 		s->frontier[level].index = index;
 		s->frontier[level].valid = 1;
 		memcpy(s->frontier[level].hash, h, AIRI_HASH_SIZE);

@@ -143,22 +143,28 @@ static int backfill_facts(airi_store *s, airi_error *err)
 	return rc;
 }
 
+const struct airi__store_ops *airi__store_backend(const char *location,
+						  const char **rest)
+{
+	*rest = location;
+	if (!strncmp(location, "sqlite:", 7)) {
+		*rest = location + 7;
+		return &airi__sqlite_ops;
+	}
+	if (airi__pg_location(location))
+		return &airi__pg_ops;
+	return &airi__sqlite_ops;
+}
+
 int airi_store_open(const char *location, unsigned flags, airi_store **out,
 		    airi_error *err)
 {
-	const struct airi__store_ops *ops = &airi__sqlite_ops;
+	const struct airi__store_ops *ops;
 	airi_store *s;
 	int rc;
 	if (!location || !*location)
 		return airi__err(err, AIRI_EINVAL, "empty store location");
-	if (!strncmp(location, "sqlite:", 7))
-		location += 7;
-	else if (!strncmp(location, "postgres://", 11) ||
-		 !strncmp(location, "postgresql://", 13))
-		return airi__err(err, AIRI_EINVAL,
-				 "the PostgreSQL backend is not built into "
-				 "this airi yet (store %s)",
-				 location);
+	ops = airi__store_backend(location, &location);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return airi__err(err, AIRI_ENOMEM, "out of memory");
@@ -176,6 +182,31 @@ int airi_store_open(const char *location, unsigned flags, airi_store **out,
 	}
 	*out = s;
 	return 0;
+}
+
+int airi__store_migrate(const char *location, int target, int *from,
+			int *to, const char **backend, airi_error *err)
+{
+	const struct airi__store_ops *ops;
+	const char *rest;
+	airi_store *s = NULL;
+	int rc;
+	if (!location || !*location)
+		return airi__err(err, AIRI_EINVAL, "empty store location");
+	ops = airi__store_backend(location, &rest);
+	if (backend)
+		*backend = ops->name;
+	if (!ops->migrate)
+		return airi__err(err, AIRI_EINVAL,
+				 "the %s backend has no migrations", ops->name);
+	if ((rc = ops->migrate(rest, target, from, to, err)))
+		return rc;
+	if (*to != ops->version)
+		return 0; /* a partial migration (tests): not openable */
+	/* opening runs the back-fills a migration may have asked for */
+	if (!(rc = airi_store_open(location, 0, &s, err)))
+		airi_store_close(s);
+	return rc;
 }
 
 void airi_store_close(airi_store *s)
@@ -271,9 +302,13 @@ static int pend_flush(airi_store *s, airi_error *err)
 	if (!s->npend)
 		return 0;
 	qsort(s->pend, s->npend, sizeof(*s->pend), pend_cmp);
-	for (size_t i = 0; i < s->npend && !rc; i++)
-		rc = s->ops->put_object(s->impl, &s->pend[i].d, s->pend[i].body,
-					s->pend[i].n, err);
+	if (s->ops->put_objects)
+		rc = s->ops->put_objects(s->impl, s->pend, s->npend, err);
+	else
+		for (size_t i = 0; i < s->npend && !rc; i++)
+			rc = s->ops->put_object(s->impl, &s->pend[i].d,
+						s->pend[i].body, s->pend[i].n,
+						err);
 	pend_drop(s);
 	return rc;
 }
@@ -417,6 +452,12 @@ static int record_objects(airi_store *s, const airi_manifest *m,
 int airi_store_record(airi_store *s, const airi_manifest *m, int *created,
 		      airi_error *err)
 {
+	return airi__store_record_at(s, m, -1, created, err);
+}
+
+int airi__store_record_at(airi_store *s, const airi_manifest *m,
+			  int64_t recorded_ms, int *created, airi_error *err)
+{
 	int found = 0, made = 0, rc, own_tx = !s->in_tx;
 	if (own_tx) {
 		if ((rc = s->ops->has_run(s->impl, airi_manifest_run_id(m),
@@ -438,7 +479,7 @@ int airi_store_record(airi_store *s, const airi_manifest *m, int *created,
 	memset(&row, 0, sizeof(row));
 	row.run = *airi_manifest_run_id(m);
 	row.conditions = *airi_manifest_conditions_id(m);
-	row.recorded_ms = now_ms();
+	row.recorded_ms = recorded_ms >= 0 ? recorded_ms : now_ms();
 	row.time_ms = row.recorded_ms;
 	const airi_value *start = airi_value_get(airi_manifest_meta(m), "start");
 	if (!start)

@@ -39,6 +39,8 @@ typedef int (*airi__scan_fn)(void *ctx, const struct airi__scan *r);
 typedef int (*airi__score_fn)(void *ctx, int64_t seq, const char *key,
 			      double num);
 
+struct pending_obj; /* below: an object waiting in a transaction */
+
 struct airi__store_ops {
 	const char *name;
 	int (*open)(const char *location, unsigned flags, void **impl,
@@ -116,6 +118,16 @@ struct airi__store_ops {
 			   airi_error *err);
 	int (*setting_put)(void *impl, const char *key, const char *value,
 			   airi_error *err);
+	/* brings the schema at location to version target (0: the newest),
+	 * creating the store when there is none; *from and *to receive the
+	 * versions before and after (0: no store) */
+	int (*migrate)(const char *location, int target, int *from, int *to,
+		       airi_error *err);
+	int version; /* the newest schema version the backend knows */
+	/* optional: many objects at once (sorted by digest), as put_object
+	 * each; used inside transactions */
+	int (*put_objects)(void *impl, const struct pending_obj *objs, size_t n,
+			   airi_error *err);
 };
 
 struct airi_store {
@@ -166,6 +178,41 @@ int airi__store_set_setting(airi_store *s, const char *key, const char *value,
 			    airi_error *err);
 
 extern const struct airi__store_ops airi__sqlite_ops;
+extern const struct airi__store_ops airi__pg_ops;
+
+/* True when a location names a PostgreSQL database: a postgres:// or
+ * postgresql:// URI, or a libpq keyword/value string whose first word is
+ * a libpq keyword (docs/postgres.md). */
+int airi__pg_location(const char *location);
+
+/* The backend a location selects, and the location as that backend
+ * reads it ("sqlite:" removed). */
+const struct airi__store_ops *airi__store_backend(const char *location,
+						  const char **rest);
+
+/* Applies the schema migrations of the store at location up to version
+ * target (0: the newest), creating it when there is none (the backend's
+ * migrate operation). *from and *to: the versions before and after. */
+int airi__store_migrate(const char *location, int target, int *from,
+			int *to, const char **backend, airi_error *err);
+
+/* airi_store_record() with a given recording time (sync keeps the
+ * source's); recorded_ms < 0: now. */
+int airi__store_record_at(airi_store *s, const airi_manifest *m,
+			  int64_t recorded_ms, int *created, airi_error *err);
+
+/* Copies the runs a filter selects (NULL: all) from src to dst: each
+ * run's objects and row (rebuilt and checked against its ID first),
+ * appended to dst's log in src's log order, and its labels. Runs already
+ * in dst are not copied again; labels are written only where they
+ * differ. Batches of runs are committed together. */
+struct airi__sync_stats {
+	size_t selected; /* runs the filter selected */
+	size_t copied;   /* runs new to dst */
+	size_t labels;   /* labels written to dst */
+};
+int airi__store_sync(airi_store *src, airi_store *dst, const airi_filter *f,
+		     struct airi__sync_stats *st, airi_error *err);
 
 /* Parses a hex ID prefix (optionally "sha256:"-prefixed) into the lowest
  * and highest digests it covers; nibbles receives its length. */

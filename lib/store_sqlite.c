@@ -1188,6 +1188,35 @@ static int sq_setting_put(void *impl, const char *key, const char *value,
 	return rc == SQLITE_DONE ? 0 : sq_fail(q, err, "cannot write settings");
 }
 
+/* Opening migrates a SQLite store (one file, one writer at a time): this
+ * reports the versions before and after for `airi store migrate`. */
+static int sq_migrate(const char *location, int target, int *from, int *to,
+		      airi_error *err)
+{
+	void *impl = NULL;
+	sqlite3 *db = NULL;
+	struct stat st;
+	int rc;
+	(void)target;
+	*from = 0;
+	if (stat(location, &st) == 0 && S_ISREG(st.st_mode) &&
+	    sqlite3_open_v2(location, &db, SQLITE_OPEN_READONLY, NULL) ==
+		    SQLITE_OK) {
+		sqlite3_stmt *q = NULL;
+		if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) ==
+			    SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW)
+			*from = sqlite3_column_int(q, 0);
+		sqlite3_finalize(q);
+	}
+	sqlite3_close(db);
+	if ((rc = sq_open(location, AIRI_STORE_CREATE, &impl, err)))
+		return rc;
+	sq_close(impl);
+	*to = SCHEMA_VERSION;
+	return 0;
+}
+
 const struct airi__store_ops airi__sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1221,4 +1250,6 @@ const struct airi__store_ops airi__sqlite_ops = {
 	.scores = sq_scores,
 	.label_put = sq_label_put,
 	.labels = sq_labels,
+	.migrate = sq_migrate,
+	.version = SCHEMA_VERSION,
 };

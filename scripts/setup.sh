@@ -5,7 +5,9 @@ set -eu
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 PKGS="build-essential cmake pkg-config libssl-dev libsqlite3-dev libcmocka-dev \
- libevent-dev libcurl4-openssl-dev clang nodejs npm sqlite3 groff-base"
+ libevent-dev libcurl4-openssl-dev clang nodejs npm sqlite3 groff-base \
+ libpq-dev postgresql \
+ protobuf-c-compiler libprotobuf-c-dev zlib1g-dev curl"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
@@ -41,4 +43,11 @@ if [ -f "$here/tests/llama/package-lock.json" ] && [ ! -d "$here/tests/llama/nod
 	echo "setup: npm ci in tests/llama"
 	(cd "$here/tests/llama" && NODE_LLAMA_CPP_SKIP_DOWNLOAD=true \
 		npm ci --omit=optional --ignore-scripts --no-audit --no-fund --loglevel=error)
+fi
+# the `airi otel receive` tests drive the openai SDK instrumented with OpenTelemetry GenAI
+# instrumentations and the official OTLP exporters (versions pinned in
+# tests/otel/package-lock.json)
+if [ -f "$here/tests/otel/package-lock.json" ] && [ ! -d "$here/tests/otel/node_modules" ]; then
+	echo "setup: npm ci in tests/otel"
+	(cd "$here/tests/otel" && npm ci --no-audit --no-fund --loglevel=error)
 fi

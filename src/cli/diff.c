@@ -5,6 +5,7 @@
  */
 #include "cli.h"
 #include "internal.h"
+#include "store.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -229,7 +230,8 @@ int cmd_diff(struct args *a)
 		int st = 0;
 		airi_digest x, y;
 		char *loc = cli_store_location(a);
-		int exists = loc && access(loc, F_OK) == 0;
+		int exists = loc && (airi__pg_location(loc) ||
+				     access(loc, F_OK) == 0);
 		free(loc);
 		if (exists && (s = cli_store(a, 0, &st)) &&
 		    corpus_state(s, a->pos[0], &x) && corpus_state(s, a->pos[1], &y)) {

@@ -109,6 +109,17 @@ static const struct opt proxy_opts[] = {
 	{"connect-timeout", 1, "seconds to connect to the upstream (default 10)"},
 	{"idle-timeout", 1, "seconds without upstream data before giving up (default 300)"},
 	{0}};
+static const struct opt otel_opts[] = {
+	COMMON_OPTS,
+	{"listen", 1, "HOST:PORT to listen on (default 127.0.0.1:4318)"},
+	{"store", 1, "store location"},
+	{"key", 1, "signing key file (checkpoints are signed after each commit)"},
+	{"max-body", 1, "largest request body accepted, bytes, also after gzip (default 20971520)"},
+	{"group-idle", 1, "seconds without a new span before an agent run is sealed (default 30)"},
+	{"max-traces", 1, "agent runs assembled at once; the least recently active is sealed beyond (default 100000)"},
+	{"forward", 1, "pass every accepted batch on to this OTLP/HTTP traces URL, with airi.run.id added"},
+	{"forward-timeout", 1, "seconds for each forwarded request (default 10)"},
+	{0}};
 static const struct opt env_opts[] = {
 	COMMON_OPTS, {"json", 0, "print the section as canonical JSON"},
 	{"var", 1, "comma-separated extra environment variables to record (never secrets)"},
@@ -125,6 +136,25 @@ static const struct opt digest_opts[] = {
 	{0}};
 static const struct opt consistency_opts[] = {
 	COMMON_OPTS, {"store", 1, "store location"}, {0}};
+static const struct opt store_opts[] = {
+	COMMON_OPTS,
+	{"store", 1, "store location (a file, or a postgres:// URI or libpq connection string)"},
+	{"json", 0, "print the versions as JSON"},
+	{0}};
+#define SYNC_OPTS(what)                                                    \
+	COMMON_OPTS, {"store", 1, what},                                        \
+	{"model", 1, "only runs whose requested or resolved model is this"},  \
+	{"since", 1, "only runs at or after this RFC 3339 time"},              \
+	{"until", 1, "only runs before this RFC 3339 time"},                   \
+	{"conditions", 1, "only runs with this conditions ID (or prefix)"},    \
+	{"limit", 1, "at most the N newest selected runs"},                     \
+	{"where", 1, "filter terms, as for airi log"},                          \
+	{"key", 1, "signing key file: the destination signs a checkpoint after copying"}, \
+	{"json", 0, "print the counts as JSON"}, {0}
+static const struct opt push_opts[] = {
+	SYNC_OPTS("the store to copy from (default: $AIRI_STORE or ~/.local/share/airi/airi.db)")};
+static const struct opt pull_opts[] = {
+	SYNC_OPTS("the store to copy into (default: $AIRI_STORE or ~/.local/share/airi/airi.db)")};
 
 const struct cmd cli_commands[] = {
 	{"canon", cmd_canon, canon_opts, "airi canon [FILE|-]",
@@ -220,6 +250,26 @@ const struct cmd cli_commands[] = {
 	 "airi consistency [--store PATH] SIZE1 SIZE2",
 	 "Print the consistency proof between two sizes of the log (JSON).",
 	 NULL},
+	{"store", cmd_store, store_opts, "airi store migrate [--store LOCATION] [--json]",
+	 "Apply the store's schema migrations (creating it if there is none).",
+	 "SQLite stores are also migrated when opened; PostgreSQL stores only\n"
+	 "by this command (opening refuses an older schema). A store newer\n"
+	 "than this airi is refused. See docs/postgres.md."},
+	{"push", cmd_push, push_opts,
+	 "airi push [--store SRC] [filter options] [--key PATH] [--json] DEST [KEY=VALUE...]",
+	 "Copy runs (all, or those the filters of airi log select) to another "
+	 "store.",
+	 "DEST and SRC are any store locations: a SQLite file or a PostgreSQL\n"
+	 "database (postgres://... or a libpq connection string). Each run is\n"
+	 "rebuilt and checked against its ID, then recorded with its labels and\n"
+	 "original recording time, appended to the destination's own log in\n"
+	 "the source's log order. Runs already there are not copied again."},
+	{"pull", cmd_pull, pull_opts,
+	 "airi pull [--store DST] [filter options] [--key PATH] [--json] SRC [KEY=VALUE...]",
+	 "Copy runs (all, or those the filters of airi log select) from another "
+	 "store.",
+	 "The reverse of airi push: SRC is copied into --store (or the default\n"
+	 "store)."},
 	{"proxy", cmd_proxy, proxy_opts,
 	 "airi proxy (--upstream URL | --config FILE) [--listen HOST:PORT] "
 	 "[--store PATH] [--key PATH] [--no-stamp] [--max-body N] "
@@ -231,6 +281,19 @@ const struct cmd cli_commands[] = {
 	 "paths are passed through unrecorded. GET /airi/v1/runs/ID returns a\n"
 	 "recorded manifest; GET /airi/v1/health the counters. SIGTERM or\n"
 	 "SIGINT stops accepting, finishes the calls in flight and exits 0."},
+	{"otel", cmd_otel, otel_opts,
+	 "airi otel receive [--listen HOST:PORT] [--store PATH] [--key PATH] "
+	 "[--max-body N] [--group-idle S] [--max-traces N] [--forward URL] "
+	 "[--forward-timeout S]",
+	 "Receive OpenTelemetry traces (OTLP/HTTP) and record GenAI spans as "
+	 "runs.",
+	 "POST /v1/traces, application/x-protobuf or application/json, gzip or\n"
+	 "not. Each inference span (GenAI semantic conventions, OpenInference)\n"
+	 "becomes a run; a trace with agent, tool or retrieval spans also\n"
+	 "becomes one grouped run whose trajectory follows its spans in time\n"
+	 "order. Answers as OTLP says: 200 (partial_success when spans were\n"
+	 "rejected), 400, 413, 415, 503. See docs/otel-mapping.md. SIGTERM or\n"
+	 "SIGINT finishes the requests in flight and exits 0."},
 	{"digest", cmd_digest, digest_opts,
 	 "airi digest model [--json] [--no-cache | --cache PATH] PATH...\n"
 	 "       airi digest corpus [--json] [--store PATH] [--name NAME [--update]]\n"

@@ -7,6 +7,7 @@
  * bad changes fail and leave the corpus as it was.
  */
 #include "test_util.h"
+#include "test_store_loc.h"
 
 #include "store.h"
 
@@ -31,11 +32,9 @@ static int teardown(void **state)
 
 static airi_store *open_new(const char *name)
 {
-	char path[512];
+	const char *path = test_store_loc(dir, name, 1);
 	airi_store *s = NULL;
 	airi_error err;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	unlink(path);
 	if (airi_store_open(path, AIRI_STORE_CREATE, &s, &err))
 		fail_msg("open %s: %s", path, err.message);
 	return s;

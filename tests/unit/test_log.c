@@ -16,6 +16,7 @@
  *  - bundles: export, verify, selective disclosure and tampering.
  */
 #include "test_util.h"
+#include "test_store_loc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -395,10 +396,9 @@ struct logstate {
 
 static airi_store *open_store(const char *name)
 {
-	char path[512];
+	const char *path = test_store_loc(dir, name, 0);
 	airi_store *s = NULL;
 	airi_error err;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (airi_store_open(path, AIRI_STORE_CREATE, &s, &err))
 		fail_msg("open %s: %s", path, err.message);
 	return s;

@@ -6,6 +6,9 @@
  * and the migration of a schema-3 store, whose facts are back-filled.
  */
 #include "test_util.h"
+#include "test_store_loc.h"
+
+#include "store.h"
 
 #include <math.h>
 #include <sqlite3.h>
@@ -40,11 +43,9 @@ static int teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
-static char *path_of(const char *name)
+static const char *path_of(const char *name)
 {
-	static char p[512];
-	snprintf(p, sizeof(p), "%s/%s", dir, name);
-	return p;
+	return test_store_loc(dir, name, 0);
 }
 
 static airi_store *open_store(const char *name)
@@ -354,12 +355,53 @@ static void test_migration(void **state)
 	airi_error err;
 	fill(s);
 	airi_store_close(s);
-	sqlite3 *db;
-	assert_int_equal(sqlite3_open(path_of("m.db"), &db), SQLITE_OK);
 	static const char *const cols[] = {
 		"s_model", "s_params", "s_system", "s_input", "s_retrieval",
 		"s_tools", "s_environment", "out_digest", "status", "failed",
 		"finish", "out_chars", "latency_ms", "tool_calls", "out_tokens"};
+	if (test_pg()) {
+		/* PostgreSQL's version 1 is the store before facts and labels;
+		 * opening refuses it until `airi store migrate` */
+		for (size_t i = 0; i < sizeof(cols) / sizeof(*cols); i++) {
+			char sql[128];
+			snprintf(sql, sizeof(sql), "ALTER TABLE runs DROP COLUMN %s",
+				 cols[i]);
+			test_pg_exec_in("m.db", sql);
+		}
+		test_pg_exec_in("m.db", "DROP TABLE labels; DELETE FROM airi_schema "
+					"WHERE version = 2");
+		s = NULL;
+		assert_int_equal(airi_store_open(path_of("m.db"), AIRI_STORE_CREATE,
+						 &s, &err),
+				 AIRI_ESCHEMA);
+		assert_non_null(strstr(err.message, "airi store migrate"));
+		assert_null(s);
+		int from = -1, to = -1;
+		const char *backend = NULL;
+		assert_int_equal(airi__store_migrate(path_of("m.db"), 0, &from, &to,
+						     &backend, &err),
+				 0);
+		assert_int_equal(from, 1);
+		assert_int_equal(to, 2);
+		assert_string_equal(backend, "postgres");
+		/* a second time: nothing to do */
+		assert_int_equal(airi__store_migrate(path_of("m.db"), 0, &from, &to,
+						     NULL, &err),
+				 0);
+		assert_int_equal(from, 2);
+		assert_int_equal(to, 2);
+		/* a migration to version 1 of an empty schema stops there */
+		const char *v1 = test_store_loc(dir, "v1.db", 1);
+		assert_int_equal(airi__store_migrate(v1, 1, &from, &to, NULL, &err),
+				 0);
+		assert_int_equal(from, 0);
+		assert_int_equal(to, 1);
+		assert_int_equal(airi_store_open(v1, AIRI_STORE_CREATE, &s, &err),
+				 AIRI_ESCHEMA);
+	}
+	sqlite3 *db = NULL;
+	if (!test_pg()) {
+	assert_int_equal(sqlite3_open(path_of("m.db"), &db), SQLITE_OK);
 	for (size_t i = 0; i < sizeof(cols) / sizeof(*cols); i++) {
 		char sql[128];
 		snprintf(sql, sizeof(sql), "ALTER TABLE runs DROP COLUMN %s", cols[i]);
@@ -369,6 +411,7 @@ static void test_migration(void **state)
 				      NULL, NULL, NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
+	}
 	s = open_store("m.db");
 	char *report = NULL;
 	size_t n;
@@ -384,6 +427,12 @@ static void test_migration(void **state)
 	assert_int_equal(airi_store_fsck(s, NULL, NULL, &objs, &problems, &err), 0);
 	assert_int_equal(problems, 0);
 	airi_store_close(s);
+	if (test_pg()) {
+		test_pg_exec_in("m.db", "DO $$ BEGIN IF (SELECT max(version) FROM "
+					"airi_schema) <> 2 THEN RAISE 'not 2'; END "
+					"IF; END $$");
+		return;
+	}
 	assert_int_equal(sqlite3_open(path_of("m.db"), &db), SQLITE_OK);
 	sqlite3_stmt *st;
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL),

@@ -3,8 +3,10 @@
  * 0600, record (idempotent, deduplicated), rebuild byte-for-byte, resolve
  * prefixes (short, full, ambiguous, unknown), list with filters,
  * transactions, fsck detecting corruption, and refusing newer schemas.
+ * With AIRI_TEST_PG set, the same on PostgreSQL (test_store_loc.h).
  */
 #include "test_util.h"
+#include "test_store_loc.h"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -31,10 +33,9 @@ static int teardown(void **state)
 
 static airi_store *open_new(const char *name)
 {
-	char path[512];
+	const char *path = test_store_loc(dir, name, 0);
 	airi_store *s = NULL;
 	airi_error err;
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	if (airi_store_open(path, AIRI_STORE_CREATE, &s, &err))
 		fail_msg("open %s: %s", path, err.message);
 	return s;
@@ -71,6 +72,50 @@ static void test_create_mode(void **state)
 	airi_store *s = NULL;
 	airi_error err;
 	struct stat st;
+	/* a location with a password that cannot be reached: a clear error
+	 * without the password, at once */
+	assert_int_equal(airi_store_open("postgres://u:s3cr3t-pw@127.0.0.1:1/db"
+					 "?connect_timeout=3",
+					 AIRI_STORE_CREATE, &s, &err),
+			 AIRI_ESTORE);
+	assert_null(strstr(err.message, "s3cr3t-pw"));
+	assert_non_null(strstr(err.message, "postgres://u:***@127.0.0.1:1/db"));
+	assert_non_null(strstr(err.message, "cannot connect"));
+	assert_int_equal(airi_store_open("host=127.0.0.1 port=1 password='p w "
+					 "x' connect_timeout=3",
+					 AIRI_STORE_CREATE, &s, &err),
+			 AIRI_ESTORE);
+	assert_null(strstr(err.message, "p w x"));
+	assert_non_null(strstr(err.message, "password=***"));
+	assert_int_equal(airi_store_open("postgresql://u:s3cr3t%zz@h/d",
+					 AIRI_STORE_CREATE, &s, &err),
+			 AIRI_EINVAL);
+	assert_null(strstr(err.message, "s3cr3t"));
+	if (test_pg()) {
+		/* an empty schema is no store until one is created */
+		const char *loc = test_store_loc(dir, "created", 1);
+		assert_int_equal(airi_store_open(loc, 0, &s, &err),
+				 AIRI_ENOTFOUND);
+		assert_non_null(strstr(err.message, "no store at"));
+		assert_int_equal(airi_store_open(loc, AIRI_STORE_READONLY, &s,
+						 &err),
+				 AIRI_ENOTFOUND);
+		assert_int_equal(airi_store_open(loc, AIRI_STORE_CREATE, &s, &err),
+				 0);
+		airi_store_close(s);
+		assert_int_equal(airi_store_open(loc, AIRI_STORE_READONLY, &s,
+						 &err),
+				 0);
+		airi_manifest *m = NULL;
+		const char *j = "{\"conditions\":{\"x\":1}}";
+		assert_int_equal(airi_manifest_parse(j, strlen(j), &m, NULL),
+				 0);
+		assert_int_equal(airi_store_record(s, m, NULL, &err),
+				 AIRI_ESTORE);
+		airi_manifest_free(m);
+		airi_store_close(s);
+		return;
+	}
 	snprintf(path, sizeof(path), "%s/deep/er/airi.db", dir);
 	/* without CREATE a missing store is an error and nothing is made */
 	assert_int_equal(airi_store_open(path, 0, &s, &err), AIRI_ENOTFOUND);
@@ -84,9 +129,6 @@ static void test_create_mode(void **state)
 	assert_int_equal(st.st_mode & 0777, 0700);
 	airi_store_close(s);
 	airi_store_close(NULL);
-	/* postgres is named but not built */
-	assert_int_equal(airi_store_open("postgres://x", 0, &s, &err),
-			 AIRI_EINVAL);
 }
 
 static void test_record_fetch(void **state)
@@ -381,6 +423,15 @@ static void test_fsck_corruption(void **state)
 	assert_int_equal(airi_store_record(s, m, NULL, NULL), 0);
 	airi_store_close(s);
 	/* tamper with the section body behind the store's back */
+	if (test_pg()) {
+		char sql[256], hex[AIRI_DIGEST_STRLEN];
+		airi_digest_format(airi_manifest_section_digest(m, 0), hex);
+		snprintf(sql, sizeof(sql),
+			 "UPDATE objects SET body = '\"other prompt\"'::bytea "
+			 "WHERE digest = '\\x%s'::bytea",
+			 hex + 7);
+		test_pg_exec_in("fsck.db", sql);
+	} else {
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	sqlite3_stmt *st;
@@ -393,6 +444,7 @@ static void test_fsck_corruption(void **state)
 	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
+	}
 
 	s = open_new("fsck.db");
 	struct problems pr = {0, ""};
@@ -421,12 +473,17 @@ static void test_newer_schema(void **state)
 	snprintf(path, sizeof(path), "%s/new.db", dir);
 	airi_store *s = open_new("new.db");
 	airi_store_close(s);
+	if (test_pg()) {
+		test_pg_exec_in("new.db", "INSERT INTO airi_schema VALUES (99, 0)");
+		snprintf(path, sizeof(path), "%s", test_store_loc(dir, "new.db", 0));
+	} else {
 	sqlite3 *db;
 	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL,
 				      NULL),
 			 SQLITE_OK);
 	sqlite3_close(db);
+	}
 	airi_error err;
 	s = NULL;
 	assert_int_equal(airi_store_open(path, AIRI_STORE_CREATE, &s, &err),
