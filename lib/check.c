@@ -128,7 +128,24 @@ int airi_manifest_check(const airi_manifest *m, airi_verdict *verdict,
 		it->reason[0] = 0;
 		if (!airi_manifest_section(m, required[r])) {
 			it->status = "missing";
-			if (!strcmp(required[r], "system"))
+			/* the recorder may say why it has no such section
+			 * (telemetry without content capture, airi otel) */
+			const airi_value *why = airi_value_get(
+				airi_value_get(airi__unsalt(airi_manifest_meta(m)),
+					       "not_captured"),
+				required[r]);
+			size_t wn = 0;
+			const char *ws = why ? airi_value_string(why, &wn) : NULL;
+			if (ws && wn) {
+				if (wn > 280) { /* cut at a character boundary */
+					wn = 280;
+					while (wn > 0 &&
+					       ((unsigned char)ws[wn] & 0xC0) == 0x80)
+						wn--;
+				}
+				snprintf(it->reason, sizeof(it->reason), "%.*s",
+					 (int)wn, ws);
+			} else if (!strcmp(required[r], "system"))
 				snprintf(it->reason, sizeof(it->reason),
 					 "no system section (record null if "
 					 "the run had no system prompt)");

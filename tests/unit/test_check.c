@@ -115,12 +115,33 @@ static void test_opaque_and_notes(void **state)
 	assert_string_equal(airi_verdict_name(AIRI_OPAQUE), "opaque");
 }
 
+/* a recorder that could not capture a section says why in
+ * meta.not_captured: that is the reason given (airi otel receive) */
+static void test_not_captured(void **state)
+{
+	(void)state;
+	char *r;
+	assert_int_equal(check("{\"conditions\":{\"model\":{\"name\":\"gpt\","
+			       "\"resolved\":\"gpt-2026-01\"},\"params\":{\"seed\":1},"
+			       "\"environment\":{}},\"meta\":{\"not_captured\":{"
+			       "\"system\":\"system prompt not captured by the "
+			       "instrumentation\",\"input\":7}}}",
+			       &r),
+			 AIRI_PARTIAL);
+	assert_non_null(strstr(r, "\"reason\":\"system prompt not captured by the "
+				  "instrumentation\""));
+	/* not a string: the usual reason */
+	assert_non_null(strstr(r, "no input section"));
+	free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pinned),
 		cmocka_unit_test(test_partial),
 		cmocka_unit_test(test_opaque_and_notes),
+		cmocka_unit_test(test_not_captured),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
