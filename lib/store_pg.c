@@ -1018,6 +1018,22 @@ static int pg_open(const char *location, unsigned flags, void **impl,
 		return rc;
 	if ((rc = schema_version(q, &ver, err)))
 		goto fail;
+	if (ver > 0 && ver < PG_SCHEMA_VERSION) {
+		/* another process may be creating or migrating the store
+		 * right now (its lock is held through all the steps): read
+		 * the version again once that is over */
+		char sql[128];
+		snprintf(sql, sizeof(sql), "SELECT pg_advisory_lock(%d, %d)",
+			 LOCK_CLASS, q->lock_key);
+		if ((rc = simple(q, sql, NULL, "cannot read the schema", err)))
+			goto fail;
+		rc = schema_version(q, &ver, err);
+		snprintf(sql, sizeof(sql), "SELECT pg_advisory_unlock(%d, %d)",
+			 LOCK_CLASS, q->lock_key);
+		PQclear(PQexec(q->conn, sql));
+		if (rc)
+			goto fail;
+	}
 	if (ver > PG_SCHEMA_VERSION) {
 		rc = airi__err(err, AIRI_ESCHEMA,
 			       "store %s has schema version %d; this airi "
