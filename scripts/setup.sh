@@ -51,3 +51,9 @@ if [ -f "$here/tests/otel/package-lock.json" ] && [ ! -d "$here/tests/otel/node_
 	echo "setup: npm ci in tests/otel"
 	(cd "$here/tests/otel" && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# `airi otel export` and `airi proxy --otlp` are checked against a real OTLP receiver,
+# @elastic/mockotlpserver (version pinned in tests/otel_out/package-lock.json)
+if [ -f "$here/tests/otel_out/package-lock.json" ] && [ ! -d "$here/tests/otel_out/node_modules" ]; then
+	echo "setup: npm ci in tests/otel_out"
+	(cd "$here/tests/otel_out" && npm ci --no-audit --no-fund --loglevel=error)
+fi

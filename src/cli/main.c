@@ -108,6 +108,7 @@ static const struct opt proxy_opts[] = {
 	{"upstream-ca", 1, "PEM file of CA certificates to trust for https upstreams (default: the system's)"},
 	{"connect-timeout", 1, "seconds to connect to the upstream (default 10)"},
 	{"idle-timeout", 1, "seconds without upstream data before giving up (default 300)"},
+	{"otlp", 1, "send a GenAI span per recorded call to this OTLP/HTTP endpoint (URL, or its base for /v1/traces)"},
 	{0}};
 static const struct opt otel_opts[] = {
 	COMMON_OPTS,
@@ -119,6 +120,8 @@ static const struct opt otel_opts[] = {
 	{"max-traces", 1, "agent runs assembled at once; the least recently active is sealed beyond (default 100000)"},
 	{"forward", 1, "pass every accepted batch on to this OTLP/HTTP traces URL, with airi.run.id added"},
 	{"forward-timeout", 1, "seconds for each forwarded request (default 10)"},
+	{"to", 1, "export: POST the spans to this OTLP/HTTP traces URL instead of printing them"},
+	{"json", 0, "export --to: print the result as JSON"},
 	{0}};
 static const struct opt env_opts[] = {
 	COMMON_OPTS, {"json", 0, "print the section as canonical JSON"},
@@ -273,7 +276,7 @@ const struct cmd cli_commands[] = {
 	{"proxy", cmd_proxy, proxy_opts,
 	 "airi proxy (--upstream URL | --config FILE) [--listen HOST:PORT] "
 	 "[--store PATH] [--key PATH] [--no-stamp] [--max-body N] "
-	 "[--connect-timeout S] [--idle-timeout S] [--group-idle S]",
+	 "[--connect-timeout S] [--idle-timeout S] [--group-idle S] [--otlp URL]",
 	 "Record every model call that passes through, and hand its identity "
 	 "back with the response.",
 	 "Captured: POST /v1/chat/completions, /v1/completions, /v1/responses,\n"
@@ -284,16 +287,21 @@ const struct cmd cli_commands[] = {
 	{"otel", cmd_otel, otel_opts,
 	 "airi otel receive [--listen HOST:PORT] [--store PATH] [--key PATH] "
 	 "[--max-body N] [--group-idle S] [--max-traces N] [--forward URL] "
-	 "[--forward-timeout S]",
+	 "[--forward-timeout S]\n"
+	 "       airi otel export [--store PATH] [--to URL [--json]] RUN...",
 	 "Receive OpenTelemetry traces (OTLP/HTTP) and record GenAI spans as "
-	 "runs.",
+	 "runs; export runs as spans.",
 	 "POST /v1/traces, application/x-protobuf or application/json, gzip or\n"
 	 "not. Each inference span (GenAI semantic conventions, OpenInference)\n"
 	 "becomes a run; a trace with agent, tool or retrieval spans also\n"
 	 "becomes one grouped run whose trajectory follows its spans in time\n"
 	 "order. Answers as OTLP says: 200 (partial_success when spans were\n"
 	 "rejected), 400, 413, 415, 503. See docs/otel-mapping.md. SIGTERM or\n"
-	 "SIGINT finishes the requests in flight and exits 0."},
+	 "SIGINT finishes the requests in flight and exits 0.\n"
+	 "export: one OTLP/JSON ExportTraceServiceRequest with a GenAI span per\n"
+	 "run, carrying airi.run.id, airi.conditions.id and sha256 references\n"
+	 "to the sections instead of message contents; printed, or POSTed with\n"
+	 "--to (exit 2 unless the endpoint answers 2xx)."},
 	{"digest", cmd_digest, digest_opts,
 	 "airi digest model [--json] [--no-cache | --cache PATH] PATH...\n"
 	 "       airi digest corpus [--json] [--store PATH] [--name NAME [--update]]\n"

@@ -278,4 +278,20 @@ void forwarder_stop(struct forwarder *f, long drain_s);
 void forwarder_counts(struct forwarder *f, uint64_t *sent, uint64_t *failed,
 		      uint64_t *dropped);
 
+/* ---- the way out (export.c) ---------------------------------------------- */
+
+/* One run as one OTLP/JSON Span object (GenAI semantic conventions, section
+ * 13 of docs/otel-mapping.md): identities and content digests, never
+ * contents. */
+int otel_export_span(airi__jw *w, const airi_manifest *m);
+struct args;
+/* `airi otel export` (export_cmd.c) */
+int otel_export_cmd(struct args *a);
+/* The same as text (free()), NULL when out of memory. */
+char *otel_export_span_text(const airi_manifest *m, size_t *len);
+/* An ExportTraceServiceRequest (OTLP/JSON, resource service.name "airi",
+ * scope "airi") holding the given span texts. free() the result. */
+char *otel_export_request(char *const *spans, const size_t *lens, size_t n,
+			  size_t *len);
+
 #endif

@@ -542,10 +542,17 @@ int cmd_otel(struct args *a)
 	int status = 0;
 	unsigned long long max_body, idle, max_traces, fwd_timeout;
 	memset(&rx, 0, sizeof(rx));
+	if (a->npos >= 1 && !strcmp(a->pos[0], "export"))
+		return otel_export_cmd(a);
 	if (a->npos < 1 || strcmp(a->pos[0], "receive")) {
-		cli_errorf(a->npos ? "otel: unknown subcommand \"%s\" (expected receive)"
-				   : "otel: expected a subcommand: receive",
+		cli_errorf(a->npos ? "otel: unknown subcommand \"%s\" (expected receive or export)"
+				   : "otel: expected a subcommand: receive or export",
 			   a->npos ? a->pos[0] : "");
+		return EXIT_USAGE;
+	}
+	if (cli_opt(a, "to") || cli_opt(a, "json")) {
+		cli_errorf("otel receive: --%s is an option of otel export",
+			   cli_opt(a, "to") ? "to" : "json");
 		return EXIT_USAGE;
 	}
 	if (a->npos > 1) {

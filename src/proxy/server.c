@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include "proxy.h"
 #include "../cli/cli.h"
+#include "../otel/otel.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -53,6 +54,8 @@ struct route {
 	int strip;      /* remove the prefix when forwarding (default yes) */
 };
 
+#define OTLP_BATCH 512 /* spans in one export request at most */
+
 struct proxy {
 	struct route *routes;
 	size_t nroutes;
@@ -74,6 +77,14 @@ struct proxy {
 	int stopping;
 	struct event *sigterm, *sigint, *stop_check;
 	uint64_t calls, recorded, failed;
+	/* --otlp: spans of committed runs, sent in batches by a forwarder
+	 * thread (src/otel/forward.c), never from the loop */
+	struct forwarder *otlp;
+	struct event *otlp_tick;
+	char *otlp_span[OTLP_BATCH];
+	size_t otlp_len[OTLP_BATCH];
+	size_t otlp_n;
+	uint64_t otlp_dropped; /* spans that could not be made or queued */
 	/* finished transfer handles, reset and reused (their buffers and
 	 * state are kept; connections live in the multi handle's pool) */
 	CURL *easy_pool[256];
@@ -316,6 +327,48 @@ static void submit(struct call *c)
 
 static void finish_reply(struct call *c, struct writer_job *j);
 
+/* --otlp: the queued spans as one request to the forwarder (which drops
+ * and counts when its queue is full: the collector is down or slow) */
+static void otlp_flush(struct proxy *px)
+{
+	if (!px->otlp_n)
+		return;
+	size_t len;
+	char *body = otel_export_request(px->otlp_span, px->otlp_len,
+					 px->otlp_n, &len);
+	if (!body || forwarder_send(px->otlp, body, len, 1))
+		px->otlp_dropped += px->otlp_n;
+	for (size_t i = 0; i < px->otlp_n; i++)
+		free(px->otlp_span[i]);
+	px->otlp_n = 0;
+}
+
+static void otlp_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	otlp_flush(arg);
+}
+
+static void otlp_add(struct proxy *px, const char *manifest, size_t len)
+{
+	airi_manifest *m = NULL;
+	airi_error err;
+	char *span = NULL;
+	size_t n = 0;
+	if (airi_manifest_parse_borrow(manifest, len, &m, &err) == 0)
+		span = otel_export_span_text(m, &n);
+	airi_manifest_free(m);
+	if (!span) {
+		px->otlp_dropped++;
+		return;
+	}
+	px->otlp_span[px->otlp_n] = span;
+	px->otlp_len[px->otlp_n++] = n;
+	if (px->otlp_n == OTLP_BATCH)
+		otlp_flush(px);
+}
+
 static void job_done(struct writer_job *j, void *ctx)
 {
 	struct proxy *px = ctx;
@@ -326,6 +379,8 @@ static void job_done(struct writer_job *j, void *ctx)
 			c ? c->path : "a grouped run", j->error);
 	} else {
 		px->recorded++;
+		if (px->otlp && j->manifest)
+			otlp_add(px, j->manifest, j->len);
 		if (c && j->group[0])
 			groups_add_call(px->groups, j->group, j->manifest, j->len,
 					&j->run, &j->conditions, j->seal_after);
@@ -1119,12 +1174,26 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (!strcmp(method, "GET") && !strcmp(uri, "/airi/v1/health")) {
 		struct evbuffer *b = evbuffer_new();
 		struct writer_stats ws;
+		char otlp[96] = "";
 		writer_stats(px->writer, &ws);
+		if (px->otlp) {
+			uint64_t sent, failed, dropped;
+			forwarder_counts(px->otlp, &sent, &failed, &dropped);
+			/* counted in spans would need the forwarder to know
+			 * them; requests sent, and spans dropped (queued
+			 * requests dropped or failed count as whole batches) */
+			snprintf(otlp, sizeof(otlp),
+				 ",\"otlp_dropped\":%llu,\"otlp_failed\":%llu,"
+				 "\"otlp_sent\":%llu",
+				 (unsigned long long)(px->otlp_dropped),
+				 (unsigned long long)failed,
+				 (unsigned long long)sent);
+		}
 		evbuffer_add_printf(b,
 				    "{\"calls\":%llu,\"commits\":{\"batches\":%llu,"
 				    "\"max_us\":%llu,\"p50_us\":%llu,\"p99_us\":%llu,"
 				    "\"runs\":%llu},\"failed\":%llu,\"inflight\":"
-				    "%d,\"recorded\":%llu,\"status\":\"ok\"}",
+				    "%d%s,\"recorded\":%llu,\"status\":\"ok\"}",
 				    (unsigned long long)px->calls,
 				    (unsigned long long)ws.batches,
 				    (unsigned long long)ws.max_us,
@@ -1132,7 +1201,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 				    (unsigned long long)ws.p99_us,
 				    (unsigned long long)ws.jobs,
 				    (unsigned long long)px->failed, px->inflight,
-				    (unsigned long long)px->recorded);
+				    otlp, (unsigned long long)px->recorded);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 				  "Content-Type", "application/json");
 		evhttp_send_reply(req, 200, "OK", b);
@@ -1307,6 +1376,7 @@ int cmd_proxy(struct args *a)
 {
 	struct proxy px;
 	int status = 0;
+	char *otlp_url = NULL;
 	memset(&px, 0, sizeof(px));
 	/* a server allocates and frees the same sizes over and over: keep
 	 * freed memory instead of handing it back to the kernel after each
@@ -1327,6 +1397,24 @@ int cmd_proxy(struct args *a)
 	if (!up && !cli_val(a, "config")) {
 		cli_errorf("proxy: give --upstream URL or --config FILE");
 		return EXIT_USAGE;
+	}
+	if (cli_val(a, "otlp")) {
+		/* a base URL gets /v1/traces, as OTEL_EXPORTER_OTLP_ENDPOINT */
+		const char *o = cli_val(a, "otlp");
+		size_t n = strlen(o);
+		if (!valid_upstream(o)) {
+			cli_errorf("proxy: --otlp must be an http:// or https:// URL");
+			return EXIT_USAGE;
+		}
+		while (n && o[n - 1] == '/')
+			n--;
+		int has = n >= 10 && !memcmp(o + n - 10, "/v1/traces", 10);
+		if (!(otlp_url = malloc(n + 11))) {
+			cli_errorf("out of memory");
+			return EXIT_TROUBLE;
+		}
+		memcpy(otlp_url, o, n);
+		strcpy(otlp_url + n, has ? "" : "/v1/traces");
 	}
 	if (cli_val(a, "config") &&
 	    (status = load_config(&px, cli_val(a, "config"))))
@@ -1383,6 +1471,7 @@ int cmd_proxy(struct args *a)
 	if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
 	    (port = atoi(colon + 1)) <= 0 || port > 65535) {
 		cli_errorf("proxy: --listen wants HOST:PORT, not \"%s\"", listen);
+		free(otlp_url);
 		return EXIT_USAGE;
 	}
 	memcpy(host, listen, (size_t)(colon - listen));
@@ -1390,6 +1479,7 @@ int cmd_proxy(struct args *a)
 
 	airi_store *ws = cli_store(a, AIRI_STORE_CREATE, &status);
 	if (!ws) {
+		free(otlp_url);
 		return status;
 	}
 	px.reader = cli_store(a, 0, &status);
@@ -1397,6 +1487,7 @@ int cmd_proxy(struct args *a)
 	if (status || !px.reader) {
 		airi_store_close(ws);
 		airi_store_close(px.reader);
+		free(otlp_url);
 		return status ? status : EXIT_TROUBLE;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -1423,6 +1514,13 @@ int cmd_proxy(struct args *a)
 		px.group_idle = 60;
 	px.writer = writer_start(ws, px.base, job_done, &px, signer);
 	px.groups = groups_new(px.base, px.group_idle, submit_group, &px);
+	if (otlp_url) {
+		px.otlp = forwarder_start(otlp_url, 10);
+		px.otlp_tick = event_new(px.base, -1, EV_PERSIST, otlp_on_tick, &px);
+		struct timeval one = {1, 0};
+		if (px.otlp_tick)
+			event_add(px.otlp_tick, &one);
+	}
 	/* a deep accept queue (bursts of new connections) and as many file
 	 * descriptors as allowed: each call holds two sockets */
 	{
@@ -1450,7 +1548,7 @@ int cmd_proxy(struct args *a)
 		}
 		px.sock = l ? evhttp_bind_listener(px.http, l) : NULL;
 	}
-	if (!px.sock || !px.writer) {
+	if (!px.sock || !px.writer || (otlp_url && (!px.otlp || !px.otlp_tick))) {
 		cli_errorf("proxy: cannot listen on %s: %s", listen,
 			   strerror(errno));
 		status = EXIT_TROUBLE;
@@ -1467,6 +1565,8 @@ int cmd_proxy(struct args *a)
 				: px.routes[i].model ? "model " : "default",
 				px.routes[i].model ? px.routes[i].model : "",
 				px.routes[i].upstream);
+		if (otlp_url)
+			fprintf(stderr, "airi proxy:   spans to %s\n", otlp_url);
 		event_base_dispatch(px.base);
 		fprintf(stderr, "airi proxy: stopped after %llu calls (%llu "
 				"recorded, %llu not recorded)\n",
@@ -1479,6 +1579,14 @@ int cmd_proxy(struct args *a)
 		groups_seal_all(px.groups, "shutdown");
 	writer_stop(px.writer);
 	groups_free(px.groups);
+	if (px.otlp) { /* the last spans, then at most 5 s to send them */
+		otlp_flush(&px);
+		forwarder_stop(px.otlp, 5);
+	}
+	for (size_t i = 0; i < px.otlp_n; i++)
+		free(px.otlp_span[i]);
+	if (px.otlp_tick)
+		event_free(px.otlp_tick);
 	if (px.sigterm)
 		event_free(px.sigterm);
 	if (px.sigint)
@@ -1496,6 +1604,7 @@ int cmd_proxy(struct args *a)
 	airi_store_close(px.reader);
 	airi_key_free(signer);
 routes_fail:
+	free(otlp_url);
 	for (size_t i = 0; i < px.nroutes; i++) {
 		free(px.routes[i].prefix);
 		free(px.routes[i].model);
