@@ -109,6 +109,8 @@ static const struct opt proxy_opts[] = {
 	{"connect-timeout", 1, "seconds to connect to the upstream (default 10)"},
 	{"idle-timeout", 1, "seconds without upstream data before giving up (default 300)"},
 	{"otlp", 1, "send a GenAI span per recorded call to this OTLP/HTTP endpoint (URL, or its base for /v1/traces)"},
+	{"spool", 1, "directory of the outage spool (default $XDG_STATE_HOME/airi/spool/HASH)"},
+	{"spool-max", 1, "spool size in bytes beyond which calls are refused with 503 (default 1073741824)"},
 	{0}};
 static const struct opt otel_opts[] = {
 	COMMON_OPTS,
@@ -276,7 +278,8 @@ const struct cmd cli_commands[] = {
 	{"proxy", cmd_proxy, proxy_opts,
 	 "airi proxy (--upstream URL | --config FILE) [--listen HOST:PORT] "
 	 "[--store PATH] [--key PATH] [--no-stamp] [--max-body N] "
-	 "[--connect-timeout S] [--idle-timeout S] [--group-idle S] [--otlp URL]",
+	 "[--connect-timeout S] [--idle-timeout S] [--group-idle S] [--otlp URL] "
+	 "[--spool DIR] [--spool-max N]",
 	 "Record every model call that passes through, and hand its identity "
 	 "back with the response.",
 	 "Captured: POST /v1/chat/completions, /v1/completions, /v1/responses,\n"

@@ -93,18 +93,51 @@ struct writer_job {
 	struct writer_job *next;
 };
 struct event_base;
+struct spool;
+/* spool: the outage spool (spool.c) or NULL; spool_max: its size in bytes
+ * beyond which writer_spool_full() says so */
 struct writer *writer_start(airi_store *s, struct event_base *base,
 			    void (*done)(struct writer_job *job, void *ctx),
-			    void *ctx, airi_key *signer);
+			    void *ctx, airi_key *signer, struct spool *spool,
+			    uint64_t spool_max);
 void writer_submit(struct writer *w, struct writer_job *job);
 /* Transactions so far, the runs in them, and how long a batch took from
  * being taken to being committed (p50/p99 as powers of two, in µs). */
 struct writer_stats {
 	uint64_t batches, jobs, p50_us, p99_us, max_us;
+	/* the outage spool: runs and bytes not yet delivered, and its state
+	 * ("empty", "draining", "spooling"; NULL when there is no spool) */
+	uint64_t spool_runs, spool_bytes;
+	const char *spool_state;
 };
 void writer_stats(struct writer *w, struct writer_stats *st);
 /* Finishes every submitted job and stops the thread. */
 void writer_stop(struct writer *w);
+/* The spool holds more than its maximum: new calls are refused (503). */
+int writer_spool_full(struct writer *w);
+
+/* The outage spool (spool.c), used by the writer thread only: DIR/spool
+ * holds the manifests that could not be committed, DIR/offset how far
+ * they have been delivered, DIR/lock keeps a second proxy out. */
+struct spool_rec {
+	char *text; /* malloc'ed, NUL-terminated */
+	size_t len;
+	char key[40]; /* run key, or "" */
+};
+/* Creates DIR when missing; NULL with a message in msg on failure. */
+struct spool *spool_open(const char *dir, char *msg, size_t msgn);
+void spool_close(struct spool *sp);
+uint64_t spool_runs(const struct spool *sp);
+uint64_t spool_bytes(const struct spool *sp);
+/* Appends the jobs' manifests (and run keys) and fdatasyncs; -1 (errno)
+ * when that failed, and then nothing was appended. */
+int spool_append(struct spool *sp, struct writer_job *const *jobs, size_t n);
+/* Up to max records from the delivered offset; *end is the offset after
+ * them. The caller frees each text. */
+int spool_peek(struct spool *sp, size_t max, struct spool_rec *recs,
+	       size_t *n, uint64_t *end);
+/* The n records before end are delivered (durably). */
+int spool_advance(struct spool *sp, uint64_t end, size_t n);
 
 /* Agent runs (group.c). */
 struct groups;

@@ -1174,8 +1174,14 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (!strcmp(method, "GET") && !strcmp(uri, "/airi/v1/health")) {
 		struct evbuffer *b = evbuffer_new();
 		struct writer_stats ws;
-		char otlp[96] = "";
+		char otlp[96] = "", spool[128] = "";
 		writer_stats(px->writer, &ws);
+		if (ws.spool_state)
+			snprintf(spool, sizeof(spool),
+				 "\"spool\":{\"bytes\":%llu,\"runs\":%llu,"
+				 "\"state\":\"%s\"},",
+				 (unsigned long long)ws.spool_bytes,
+				 (unsigned long long)ws.spool_runs, ws.spool_state);
 		if (px->otlp) {
 			uint64_t sent, failed, dropped;
 			forwarder_counts(px->otlp, &sent, &failed, &dropped);
@@ -1193,7 +1199,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 				    "{\"calls\":%llu,\"commits\":{\"batches\":%llu,"
 				    "\"max_us\":%llu,\"p50_us\":%llu,\"p99_us\":%llu,"
 				    "\"runs\":%llu},\"failed\":%llu,\"inflight\":"
-				    "%d%s,\"recorded\":%llu,\"status\":\"ok\"}",
+				    "%d%s,\"recorded\":%llu,%s\"status\":\"ok\"}",
 				    (unsigned long long)px->calls,
 				    (unsigned long long)ws.batches,
 				    (unsigned long long)ws.max_us,
@@ -1201,7 +1207,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 				    (unsigned long long)ws.p99_us,
 				    (unsigned long long)ws.jobs,
 				    (unsigned long long)px->failed, px->inflight,
-				    otlp, (unsigned long long)px->recorded);
+				    otlp, (unsigned long long)px->recorded, spool);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 				  "Content-Type", "application/json");
 		evhttp_send_reply(req, 200, "OK", b);
@@ -1234,6 +1240,15 @@ static void on_request(struct evhttp_request *req, void *arg)
 			 "%zu bytes",
 			 blen, px->max_body);
 		send_api_error(req, c->api, 413, "airi_request_too_large", msg);
+		call_free(c);
+		return;
+	}
+	if (c->api != API_NONE && writer_spool_full(px->writer)) {
+		/* the store has been unavailable for long: refuse rather
+		 * than grow the spool without bound */
+		send_api_error(req, c->api, 503, "airi_spool_full",
+			       "the store is unavailable and the proxy's spool "
+			       "is full; try again later");
 		call_free(c);
 		return;
 	}
@@ -1459,6 +1474,20 @@ int cmd_proxy(struct args *a)
 	}
 	px.max_body = cli_val(a, "max-body") ? strtoull(cli_val(a, "max-body"), NULL, 10)
 					     : (size_t)32 << 20;
+	uint64_t spool_max = (uint64_t)1 << 30;
+	if (cli_val(a, "spool-max")) {
+		const char *v = cli_val(a, "spool-max");
+		char *end;
+		errno = 0;
+		unsigned long long x = strtoull(v, &end, 10);
+		if (!*v || *end || *v == '-' || errno || x == 0) {
+			cli_errorf("proxy: --spool-max needs a positive number, "
+				   "not \"%s\"", v);
+			status = EXIT_USAGE;
+			goto routes_fail;
+		}
+		spool_max = x;
+	}
 	px.connect_timeout = cli_val(a, "connect-timeout")
 				     ? atol(cli_val(a, "connect-timeout"))
 				     : 10;
@@ -1477,8 +1506,59 @@ int cmd_proxy(struct args *a)
 	memcpy(host, listen, (size_t)(colon - listen));
 	host[colon - listen] = 0;
 
+	/* the outage spool: --spool DIR, or by default one per store and
+	 * listening address under $XDG_STATE_HOME/airi/spool/ */
+	struct spool *spool = NULL;
+	{
+		char msg[512], *dir = NULL;
+		const char *given = cli_val(a, "spool");
+		if (given) {
+			dir = strdup(given);
+		} else {
+			char *loc = cli_val(a, "store") ? strdup(cli_val(a, "store"))
+							: airi_store_default_location();
+			const char *st = getenv("XDG_STATE_HOME");
+			const char *home = getenv("HOME");
+			airi__buf key;
+			airi_digest d;
+			char hex[AIRI_DIGEST_STRLEN];
+			airi__buf_init(&key);
+			airi__buf_printf(&key, "%s\n%s", loc ? loc : "", listen);
+			airi_digest_bytes(key.p ? key.p : "", key.n, &d);
+			airi__buf_release(&key);
+			free(loc);
+			airi_digest_format(&d, hex);
+			size_t n = 4096;
+			if ((dir = malloc(n))) {
+				if (st && st[0] == '/')
+					snprintf(dir, n, "%s/airi/spool/%.16s", st, hex + 7);
+				else if (home && home[0] == '/')
+					snprintf(dir, n, "%s/.local/state/airi/spool/%.16s",
+						 home, hex + 7);
+				else {
+					free(dir);
+					dir = NULL;
+				}
+			}
+		}
+		if (dir && !(spool = spool_open(dir, msg, sizeof(msg)))) {
+			if (given) {
+				cli_errorf("proxy: --spool %s", msg);
+				free(dir);
+				free(otlp_url);
+				return EXIT_TROUBLE;
+			}
+			fprintf(stderr, "airi proxy: no outage spool: %s\n", msg);
+		}
+		if (spool)
+			fprintf(stderr, "airi proxy: outage spool %s\n", dir);
+		else if (!dir)
+			fprintf(stderr, "airi proxy: no outage spool (give --spool DIR)\n");
+		free(dir);
+	}
 	airi_store *ws = cli_store(a, AIRI_STORE_CREATE, &status);
 	if (!ws) {
+		spool_close(spool);
 		free(otlp_url);
 		return status;
 	}
@@ -1487,6 +1567,7 @@ int cmd_proxy(struct args *a)
 	if (status || !px.reader) {
 		airi_store_close(ws);
 		airi_store_close(px.reader);
+		spool_close(spool);
 		free(otlp_url);
 		return status ? status : EXIT_TROUBLE;
 	}
@@ -1512,7 +1593,8 @@ int cmd_proxy(struct args *a)
 						  : 60;
 	if (px.group_idle <= 0)
 		px.group_idle = 60;
-	px.writer = writer_start(ws, px.base, job_done, &px, signer);
+	px.writer = writer_start(ws, px.base, job_done, &px, signer, spool,
+				 spool_max);
 	px.groups = groups_new(px.base, px.group_idle, submit_group, &px);
 	if (otlp_url) {
 		px.otlp = forwarder_start(otlp_url, 10);
@@ -1578,6 +1660,7 @@ int cmd_proxy(struct args *a)
 	if (px.writer)
 		groups_seal_all(px.groups, "shutdown");
 	writer_stop(px.writer);
+	spool_close(spool);
 	groups_free(px.groups);
 	if (px.otlp) { /* the last spans, then at most 5 s to send them */
 		otlp_flush(&px);

@@ -5,13 +5,27 @@
  * one fsync covers many calls; a response that carries an identity is only
  * completed (by the done callback, on the event loop thread) after the
  * transaction that holds its run has committed.
+ *
+ * With an outage spool (spool.c): when a batch's transaction fails (the
+ * store is unreachable, or failing), the batch's manifests are appended to
+ * the spool and fdatasync'ed instead, and the calls get their identities
+ * (computed from the manifests). While the spool is not empty new batches
+ * go there too, so that the store receives the runs in order; a drain
+ * step, at most once a second (before a batch, or on a timer when idle),
+ * records the spooled runs in spool order, 256 per transaction, and
+ * advances the spool's delivered offset after each commit. Recording a run
+ * that is already there records nothing, so a crash between a commit and
+ * the offset's update delivers nothing twice.
  */
 #define _GNU_SOURCE
 #include "proxy.h"
 
+#include <errno.h>
 #include <event2/event.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -30,7 +44,26 @@ struct writer {
 	uint64_t batches, jobs, hist[32], max_us;
 	void (*done)(struct writer_job *job, void *ctx);
 	void *ctx;
+	/* the outage spool (writer thread only), and what health shows of
+	 * it (under mu) */
+	struct spool *sp;
+	uint64_t sp_max, last_try, delivered;
+	enum { SP_EMPTY, SP_DRAINING, SP_SPOOLING } state;
+	uint64_t pub_runs, pub_bytes;
+	int pub_state;
+	struct spool_rec recs[256]; /* drain()'s */
 };
+
+static const char *const state_name[] = {"empty", "draining", "spooling"};
+
+static void publish(struct writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	w->pub_runs = spool_runs(w->sp);
+	w->pub_bytes = spool_bytes(w->sp);
+	w->pub_state = w->state;
+	pthread_mutex_unlock(&w->mu);
+}
 
 static void deliver(evutil_socket_t fd, short what, void *arg)
 {
@@ -56,13 +89,139 @@ static uint64_t now_us(void)
 	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
+static void sign(struct writer *w)
+{
+	airi_error err;
+	if (w->signer) {
+		char *note = NULL;
+		if (airi_store_checkpoint(w->s, w->signer, NULL, &note, &err))
+			fprintf(stderr, "airi proxy: cannot sign checkpoint: %s\n",
+				err.message);
+		free(note);
+	}
+}
+
+#define DRAIN_BATCH 256
+
+/* Delivers spooled runs to the store in order until the spool is empty or
+ * a transaction fails; at most once a second unless forced. */
+static void drain(struct writer *w, int force)
+{
+	if (!w->sp || !spool_runs(w->sp))
+		return;
+	uint64_t now = now_us();
+	if (!force && now - w->last_try < 1000000)
+		return;
+	w->last_try = now;
+	struct spool_rec *recs = w->recs;
+	int signed_any = 0;
+	while (spool_runs(w->sp)) {
+		airi_error err;
+		size_t n = 0;
+		uint64_t end = 0;
+		if (spool_peek(w->sp, DRAIN_BATCH, recs, &n, &end) || !n) {
+			fprintf(stderr, "airi proxy: cannot read the spool: %s\n",
+				n ? "read error" : "no record at its offset");
+			break;
+		}
+		int rc = airi_store_begin(w->s, &err);
+		for (size_t i = 0; i < n && !rc; i++) {
+			airi_manifest *m = NULL;
+			rc = airi_manifest_parse_borrow(recs[i].text, recs[i].len,
+							&m, &err);
+			if (!rc)
+				rc = airi_store_record(w->s, m, NULL, &err);
+			if (!rc && recs[i].key[0])
+				rc = airi_store_bind_key(w->s, recs[i].key,
+							 airi_manifest_run_id(m),
+							 &err);
+			airi_manifest_free(m);
+		}
+		if (!rc)
+			rc = airi_store_commit(w->s, &err);
+		else
+			airi_store_rollback(w->s);
+		for (size_t i = 0; i < n; i++)
+			free(recs[i].text);
+		if (rc) {
+			if (w->state != SP_SPOOLING)
+				fprintf(stderr, "airi proxy: store unavailable (%s): "
+						"spooling, %" PRIu64 " runs waiting\n",
+					err.message, spool_runs(w->sp));
+			w->state = SP_SPOOLING;
+			break;
+		}
+		signed_any = 1;
+		if (spool_advance(w->sp, end, n)) {
+			/* delivered, but will be again (harmlessly) */
+			fprintf(stderr, "airi proxy: cannot update the spool's "
+					"offset: %s\n", strerror(errno));
+			break;
+		}
+		w->delivered += n;
+		w->state = spool_runs(w->sp) ? SP_DRAINING : SP_EMPTY;
+		publish(w);
+	}
+	if (signed_any)
+		sign(w);
+	if (!spool_runs(w->sp) && w->delivered) {
+		fprintf(stderr, "airi proxy: spool drained: %" PRIu64
+				" spooled runs delivered to the store\n",
+			w->delivered);
+		w->delivered = 0;
+		w->state = SP_EMPTY;
+	}
+	publish(w);
+}
+
+/* The batch's valid runs go to the spool: they count as recorded. */
+static void to_spool(struct writer *w, struct writer_job *batch,
+		     const char *why)
+{
+	size_t n = 0, k = 0;
+	for (struct writer_job *j = batch; j; j = j->next)
+		n++;
+	struct writer_job **v = calloc(n ? n : 1, sizeof(*v));
+	for (struct writer_job *j = batch; j && v; j = j->next)
+		if (!j->rc)
+			v[k++] = j;
+	if (!v || (k && spool_append(w->sp, v, k))) {
+		const char *e = v ? strerror(errno) : "out of memory";
+		for (size_t i = 0; i < k; i++) {
+			v[i]->rc = AIRI_EIO;
+			snprintf(v[i]->error, sizeof(v[i]->error),
+				 "%s; cannot write the spool: %s", why, e);
+		}
+		if (!v)
+			for (struct writer_job *j = batch; j; j = j->next)
+				if (!j->rc) {
+					j->rc = AIRI_ENOMEM;
+					snprintf(j->error, sizeof(j->error),
+						 "out of memory");
+				}
+		free(v);
+		return;
+	}
+	free(v);
+	if (k && w->state != SP_SPOOLING && why[0]) {
+		fprintf(stderr, "airi proxy: store unavailable (%s): spooling "
+				"runs until it is back\n",
+			why);
+		w->state = SP_SPOOLING;
+	} else if (k && w->state == SP_EMPTY) {
+		w->state = SP_DRAINING;
+	}
+	publish(w);
+}
+
 static void record_batch(struct writer *w, struct writer_job *batch)
 {
 	airi_error err;
 	uint64_t t0 = now_us(), n = 0;
 	for (struct writer_job *j = batch; j; j = j->next)
 		n++;
-	int tx = airi_store_begin(w->s, &err) == 0;
+	/* the manifests and their identities first: a run that is itself
+	 * invalid fails here, whatever the store */
 	for (struct writer_job *j = batch; j; j = j->next) {
 		airi_manifest *m = NULL;
 		if (!j->manifest && j->build)
@@ -72,13 +231,7 @@ static void record_batch(struct writer *w, struct writer_job *batch)
 			snprintf(j->error, sizeof(j->error), "out of memory");
 			continue;
 		}
-		/* the text lives until the job is handed back */
 		j->rc = airi_manifest_parse_borrow(j->manifest, j->len, &m, &err);
-		if (!j->rc)
-			j->rc = airi_store_record(w->s, m, NULL, &err);
-		if (!j->rc && j->run_key[0])
-			j->rc = airi_store_bind_key(w->s, j->run_key,
-						    airi_manifest_run_id(m), &err);
 		if (j->rc) {
 			snprintf(j->error, sizeof(j->error), "%s", err.message);
 		} else {
@@ -87,13 +240,58 @@ static void record_batch(struct writer *w, struct writer_job *batch)
 		}
 		airi_manifest_free(m);
 	}
-	if (tx && airi_store_commit(w->s, &err)) {
-		for (struct writer_job *j = batch; j; j = j->next)
-			if (!j->rc) {
-				j->rc = AIRI_ESTORE;
+	drain(w, 0);
+	if (w->sp && spool_runs(w->sp)) {
+		/* behind the runs already spooled, to keep the order */
+		to_spool(w, batch, "");
+	} else {
+		int tx = airi_store_begin(w->s, &err) == 0;
+		int failed = !tx && w->sp, rc = 0;
+		char why[256] = "";
+		if (!tx)
+			snprintf(why, sizeof(why), "%s", err.message);
+		for (struct writer_job *j = batch; j && !(failed && w->sp);
+		     j = j->next) {
+			airi_manifest *m = NULL;
+			if (j->rc)
+				continue;
+			/* the text lives until the job is handed back */
+			rc = airi_manifest_parse_borrow(j->manifest, j->len, &m,
+							&err);
+			if (!rc)
+				rc = airi_store_record(w->s, m, NULL, &err);
+			if (!rc && j->run_key[0])
+				rc = airi_store_bind_key(w->s, j->run_key,
+							 airi_manifest_run_id(m),
+							 &err);
+			airi_manifest_free(m);
+			if (rc && w->sp) {
+				failed = 1;
+				snprintf(why, sizeof(why), "%s", err.message);
+			} else if (rc) {
+				j->rc = rc;
 				snprintf(j->error, sizeof(j->error), "%s",
 					 err.message);
 			}
+		}
+		if (tx && failed)
+			airi_store_rollback(w->s);
+		else if (tx && airi_store_commit(w->s, &err)) {
+			failed = 1;
+			snprintf(why, sizeof(why), "%s", err.message);
+		}
+		if (failed && w->sp) {
+			to_spool(w, batch, why);
+		} else if (failed) {
+			for (struct writer_job *j = batch; j; j = j->next)
+				if (!j->rc) {
+					j->rc = AIRI_ESTORE;
+					snprintf(j->error, sizeof(j->error), "%s",
+						 why);
+				}
+		} else {
+			sign(w);
+		}
 	}
 	uint64_t us = now_us() - t0;
 	int b = 0;
@@ -106,29 +304,47 @@ static void record_batch(struct writer *w, struct writer_job *batch)
 	if (us > w->max_us)
 		w->max_us = us;
 	pthread_mutex_unlock(&w->mu);
-	if (w->signer) {
-		char *note = NULL;
-		if (airi_store_checkpoint(w->s, w->signer, NULL, &note, &err))
-			fprintf(stderr, "airi proxy: cannot sign checkpoint: %s\n",
-				err.message);
-		free(note);
-	}
 }
 
 static void *run(void *arg)
 {
 	struct writer *w = arg;
+	if (w->sp && spool_runs(w->sp)) {
+		fprintf(stderr, "airi proxy: the spool holds %" PRIu64 " runs: "
+				"delivering them\n",
+			spool_runs(w->sp));
+		drain(w, 1);
+	}
 	for (;;) {
+		int idle = 0;
 		pthread_mutex_lock(&w->mu);
-		while (!w->in && !w->stopping)
-			pthread_cond_wait(&w->cv, &w->mu);
+		while (!w->in && !w->stopping) {
+			if (w->pub_runs) { /* wake up to drain the spool */
+				struct timespec t;
+				clock_gettime(CLOCK_REALTIME, &t);
+				t.tv_sec += 1;
+				if (pthread_cond_timedwait(&w->cv, &w->mu, &t)) {
+					idle = 1;
+					break;
+				}
+			} else {
+				pthread_cond_wait(&w->cv, &w->mu);
+			}
+		}
 		struct writer_job *batch = w->in;
 		w->in = NULL;
 		w->in_tail = &w->in;
 		int stop = w->stopping && !batch;
 		pthread_mutex_unlock(&w->mu);
-		if (stop)
+		if (stop) {
+			drain(w, 1); /* a last try; what is left stays */
 			break;
+		}
+		if (!batch) {
+			if (idle)
+				drain(w, 1);
+			continue;
+		}
 		record_batch(w, batch);
 		pthread_mutex_lock(&w->mu);
 		*w->out_tail = batch;
@@ -142,7 +358,8 @@ static void *run(void *arg)
 
 struct writer *writer_start(airi_store *s, struct event_base *base,
 			    void (*done)(struct writer_job *job, void *ctx),
-			    void *ctx, airi_key *signer)
+			    void *ctx, airi_key *signer, struct spool *spool,
+			    uint64_t spool_max)
 {
 	struct writer *w = calloc(1, sizeof(*w));
 	if (!w)
@@ -153,6 +370,11 @@ struct writer *writer_start(airi_store *s, struct event_base *base,
 	w->ctx = ctx;
 	w->in_tail = &w->in;
 	w->out_tail = &w->out;
+	w->sp = spool;
+	w->sp_max = spool_max;
+	w->pub_runs = spool_runs(spool);
+	w->pub_bytes = spool_bytes(spool);
+	w->state = w->pub_state = w->pub_runs ? SP_DRAINING : SP_EMPTY;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	w->wake = event_new(base, -1, 0, deliver, w);
@@ -185,7 +407,18 @@ void writer_stats(struct writer *w, struct writer_stats *st)
 	}
 	st->p50_us = p50;
 	st->p99_us = p99;
+	st->spool_runs = w->pub_runs;
+	st->spool_bytes = w->pub_bytes;
+	st->spool_state = w->sp ? state_name[w->pub_state] : NULL;
 	pthread_mutex_unlock(&w->mu);
+}
+
+int writer_spool_full(struct writer *w)
+{
+	pthread_mutex_lock(&w->mu);
+	int full = w->sp && w->pub_bytes > w->sp_max;
+	pthread_mutex_unlock(&w->mu);
+	return full;
 }
 
 void writer_submit(struct writer *w, struct writer_job *job)
