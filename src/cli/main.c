@@ -109,6 +109,7 @@ static const struct opt proxy_opts[] = {
 	{"connect-timeout", 1, "seconds to connect to the upstream (default 10)"},
 	{"idle-timeout", 1, "seconds without upstream data before giving up (default 300)"},
 	{"otlp", 1, "send a GenAI span per recorded call to this OTLP/HTTP endpoint (URL, or its base for /v1/traces)"},
+	{"otel-listen", 1, "also receive OTLP/HTTP traces on this HOST:PORT, as airi otel receive, into the same store"},
 	{"spool", 1, "directory of the outage spool (default $XDG_STATE_HOME/airi/spool/HASH)"},
 	{"spool-max", 1, "spool size in bytes beyond which calls are refused with 503 (default 1073741824)"},
 	{0}};
@@ -122,6 +123,7 @@ static const struct opt otel_opts[] = {
 	{"max-traces", 1, "agent runs assembled at once; the least recently active is sealed beyond (default 100000)"},
 	{"forward", 1, "pass every accepted batch on to this OTLP/HTTP traces URL, with airi.run.id added"},
 	{"forward-timeout", 1, "seconds for each forwarded request (default 10)"},
+	{"forward-header", 1, "\"Name: value\" header lines (newline-separated) sent with every forwarded request; never stored or printed"},
 	{"to", 1, "export: POST the spans to this OTLP/HTTP traces URL instead of printing them"},
 	{"json", 0, "export --to: print the result as JSON"},
 	{0}};
@@ -279,7 +281,7 @@ const struct cmd cli_commands[] = {
 	 "airi proxy (--upstream URL | --config FILE) [--listen HOST:PORT] "
 	 "[--store PATH] [--key PATH] [--no-stamp] [--max-body N] "
 	 "[--connect-timeout S] [--idle-timeout S] [--group-idle S] [--otlp URL] "
-	 "[--spool DIR] [--spool-max N]",
+	 "[--otel-listen HOST:PORT] [--spool DIR] [--spool-max N]",
 	 "Record every model call that passes through, and hand its identity "
 	 "back with the response.",
 	 "Captured: POST /v1/chat/completions, /v1/completions, /v1/responses,\n"
@@ -290,7 +292,7 @@ const struct cmd cli_commands[] = {
 	{"otel", cmd_otel, otel_opts,
 	 "airi otel receive [--listen HOST:PORT] [--store PATH] [--key PATH] "
 	 "[--max-body N] [--group-idle S] [--max-traces N] [--forward URL] "
-	 "[--forward-timeout S]\n"
+	 "[--forward-timeout S] [--forward-header LINES]\n"
 	 "       airi otel export [--store PATH] [--to URL [--json]] RUN...",
 	 "Receive OpenTelemetry traces (OTLP/HTTP) and record GenAI spans as "
 	 "runs; export runs as spans.",

@@ -6,7 +6,10 @@
  * libcurl; a full queue drops (and counts) rather than holding the
  * receiver back. 429, 502, 503, 504 and transport errors are retried twice
  * with a pause; other answers are final. Nothing of the incoming request's
- * headers is passed on: the next hop gets Content-Type and nothing else.
+ * headers is passed on: the next hop gets Content-Type and the lines of
+ * --forward-header (a credential for it, say), which are kept in memory
+ * only, never printed (errors name a header, never its value) and wiped
+ * when the forwarder stops.
  */
 #define _GNU_SOURCE
 #include "otel.h"
@@ -15,6 +18,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define QUEUE_MAX 256
@@ -29,6 +33,9 @@ struct fitem {
 
 struct forwarder {
 	char *url;
+	char *headers; /* --forward-header: "Name: value" lines, or NULL */
+	size_t headers_len;
+	struct curl_slist *extra; /* the same, one node a line */
 	long timeout;
 	pthread_t thread;
 	pthread_mutex_t mu;
@@ -47,12 +54,63 @@ static size_t discard(char *p, size_t size, size_t n, void *ctx)
 	return size * n;
 }
 
+/* the values of credential headers are not left behind in freed memory */
+static void wipe_list(struct curl_slist *l)
+{
+	for (; l; l = l->next)
+		if (l->data)
+			explicit_bzero(l->data, strlen(l->data));
+}
+
+int forward_header_check(const char *lines, char *err, size_t errcap)
+{
+	size_t line = 0;
+	for (const char *p = lines; *p;) {
+		size_t n = strcspn(p, "\n");
+		size_t m = n && p[n - 1] == '\r' ? n - 1 : n;
+		line++;
+		if (m) {
+			size_t k = 0;
+			while (k < m && p[k] != ':' && p[k] > ' ' && p[k] < 127 &&
+			       !strchr("()<>@,;\\\"/[]?={}", p[k]))
+				k++;
+			if (!k || k >= m || p[k] != ':') {
+				snprintf(err, errcap,
+					 "line %zu is not \"Name: value\" (a header name, a colon, its value)",
+					 line);
+				return -1;
+			}
+			for (size_t i = k + 1; i < m; i++)
+				if ((unsigned char)p[i] < ' ' && p[i] != '\t') {
+					snprintf(err, errcap,
+						 "the value of header %.*s (line %zu) holds a control character",
+						 (int)(k > 64 ? 64 : k), p, line);
+					return -1;
+				}
+			if ((k == 12 && !strncasecmp(p, "Content-Type", 12)) ||
+			    (k == 14 && !strncasecmp(p, "Content-Length", 14)) ||
+			    (k == 6 && !strncasecmp(p, "Expect", 6)) ||
+			    (k == 4 && !strncasecmp(p, "Host", 4))) {
+				snprintf(err, errcap, "header %.*s (line %zu) is set by airi itself",
+					 (int)k, p, line);
+				return -1;
+			}
+		}
+		p += n;
+		if (*p)
+			p++;
+	}
+	return 0;
+}
+
 static long post(struct forwarder *f, CURL *c, struct fitem *it, char *err)
 {
 	struct curl_slist *h = curl_slist_append(
 		NULL, it->json ? "Content-Type: application/json"
 			       : "Content-Type: application/x-protobuf");
 	h = curl_slist_append(h, "Expect:");
+	for (struct curl_slist *x = f->extra; x && h; x = x->next)
+		h = curl_slist_append(h, x->data);
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, f->url);
 	curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -66,8 +124,11 @@ static long post(struct forwarder *f, CURL *c, struct fitem *it, char *err)
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, err);
 	err[0] = 0;
 	long code = 0;
-	if (curl_easy_perform(c) == CURLE_OK)
+	if (h && curl_easy_perform(c) == CURLE_OK)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+	else if (!h)
+		snprintf(err, CURL_ERROR_SIZE, "out of memory");
+	wipe_list(h);
 	curl_slist_free_all(h);
 	return code;
 }
@@ -124,17 +185,54 @@ static void *run(void *arg)
 	return NULL;
 }
 
-struct forwarder *forwarder_start(const char *url, long timeout_s)
+static void free_headers(struct forwarder *f)
+{
+	wipe_list(f->extra);
+	curl_slist_free_all(f->extra);
+	if (f->headers)
+		explicit_bzero(f->headers, f->headers_len);
+	free(f->headers);
+	f->extra = NULL;
+	f->headers = NULL;
+}
+
+struct forwarder *forwarder_start(const char *url, long timeout_s,
+				  const char *headers)
 {
 	struct forwarder *f = calloc(1, sizeof(*f));
 	if (!f)
 		return NULL;
 	f->url = strdup(url);
+	if (headers && *headers) {
+		/* one list node per non-empty line, without its \r */
+		int bad = !(f->headers = strdup(headers));
+		f->headers_len = strlen(headers);
+		for (char *p = f->headers; !bad && p && *p;) {
+			char *nl = strchr(p, '\n');
+			if (nl)
+				*nl = 0;
+			size_t n = strlen(p);
+			if (n && p[n - 1] == '\r')
+				p[--n] = 0;
+			struct curl_slist *x = n ? curl_slist_append(f->extra, p) : f->extra;
+			if (!x)
+				bad = 1;
+			f->extra = x ? x : f->extra;
+			p = nl ? nl + 1 : NULL;
+		}
+		if (bad) {
+			free_headers(f);
+			free(f->url);
+			free(f);
+			return NULL;
+		}
+	}
 	f->timeout = timeout_s;
 	f->tail = &f->head;
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_cond_init(&f->cv, NULL);
 	if (!f->url || pthread_create(&f->thread, NULL, run, f)) {
+		free_headers(f);
 		free(f->url);
 		pthread_mutex_destroy(&f->mu);
 		pthread_cond_destroy(&f->cv);
@@ -189,6 +287,7 @@ void forwarder_stop(struct forwarder *f, long drain_s)
 	pthread_join(f->thread, NULL);
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
+	free_headers(f);
 	free(f->url);
 	free(f);
 }

@@ -269,7 +269,14 @@ void owriter_stop(struct owriter *w);
 /* ---- forwarding (forward.c) ----------------------------------------------- */
 
 struct forwarder;
-struct forwarder *forwarder_start(const char *url, long timeout_s);
+/* headers: --forward-header, "Name: value" lines separated by newlines
+ * (sent with every request, never printed), or NULL */
+struct forwarder *forwarder_start(const char *url, long timeout_s,
+				  const char *headers);
+/* 0 when every non-empty line of a --forward-header value is "Name: value"
+ * (and not a header airi sets); else -1 with a message naming the line and
+ * at most the header's name, never its value */
+int forward_header_check(const char *lines, char *err, size_t errcap);
 /* Queues one body (taken over, freed by the forwarder). Returns -1 when the
  * queue is full (the body is then dropped and freed). */
 int forwarder_send(struct forwarder *f, char *body, size_t len, int json);
@@ -277,6 +284,38 @@ int forwarder_send(struct forwarder *f, char *body, size_t len, int json);
 void forwarder_stop(struct forwarder *f, long drain_s);
 void forwarder_counts(struct forwarder *f, uint64_t *sent, uint64_t *failed,
 		      uint64_t *dropped);
+
+/* ---- the receiver (receive.c) ------------------------------------------- */
+
+/* The OTLP/HTTP receiver of `airi otel receive`, also run inside `airi
+ * proxy --otel-listen` on the proxy's event base. It listens on its own
+ * port (with its own GET /airi/v1/health) and records through its own
+ * group-commit writer thread on the store connection it is given (a store
+ * connection belongs to one thread: the proxy opens one for it). */
+struct otel_rx_opts {
+	const char *listen; /* HOST:PORT */
+	const char *forward; /* URL or NULL */
+	size_t max_body;
+	int group_idle;
+	size_t max_traces;
+	long forward_timeout;
+	const char *forward_headers; /* --forward-header, or NULL */
+};
+struct rx;
+void otel_rx_defaults(struct otel_rx_opts *o);
+/* 1 when listen looks like HOST:PORT */
+int otel_listen_ok(const char *listen);
+/* NULL with *why set when it cannot listen (or start its threads) */
+struct rx *otel_rx_start(struct event_base *base, airi_store *ws,
+			 airi_key *signer, const struct otel_rx_opts *o,
+			 const char **why);
+/* Stops accepting connections; new requests on open ones get 503. */
+void otel_rx_stop(struct rx *rx);
+/* requests not answered yet */
+int otel_rx_inflight(const struct rx *rx);
+/* Seals open traces, drains the writer and the forwarder, frees; with who,
+ * prints the counters to stderr as "WHO: stopped after ...". */
+void otel_rx_free(struct rx *rx, const char *who);
 
 /* ---- the way out (export.c) ---------------------------------------------- */
 

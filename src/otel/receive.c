@@ -54,7 +54,7 @@ struct rx {
 	size_t queued; /* manifests handed to the writer, not yet done */
 	int inflight;  /* requests not answered yet */
 	int stopping;
-	struct event *sigterm, *sigint, *tick, *stop_check;
+	struct event *tick;
 	uint64_t requests, spans, runs, grouped, rejected, bad, failed;
 };
 
@@ -475,7 +475,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 		finish(q);
 }
 
-/* ---- signals, timers -------------------------------------------------------- */
+/* ---- timers, the receiver's life ------------------------------------------ */
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -485,38 +485,153 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 	agents_tick(rx->agents, now_ms());
 }
 
-static void maybe_exit(evutil_socket_t fd, short what, void *arg)
+struct rx *otel_rx_start(struct event_base *base, airi_store *ws,
+			 airi_key *signer, const struct otel_rx_opts *o,
+			 const char **why)
 {
-	struct rx *rx = arg;
-	(void)fd;
-	(void)what;
-	if (!rx->inflight) {
-		event_base_loopexit(rx->base, NULL);
-		return;
+	struct rx *rx = calloc(1, sizeof(*rx));
+	char host[256];
+	int port = 0;
+	const char *colon = strrchr(o->listen, ':');
+	*why = "out of memory";
+	if (!rx)
+		return NULL;
+	rx->base = base;
+	rx->max_body = o->max_body;
+	if (!colon || (size_t)(colon - o->listen) >= sizeof(host) ||
+	    (port = atoi(colon + 1)) <= 0 || port > 65535) {
+		*why = "not HOST:PORT";
+		free(rx);
+		return NULL;
 	}
-	struct timeval tv = {0, 50000};
-	evtimer_add(rx->stop_check, &tv);
+	memcpy(host, o->listen, (size_t)(colon - o->listen));
+	host[colon - o->listen] = 0;
+	rx->http = evhttp_new(base);
+	if (!rx->http) {
+		free(rx);
+		return NULL;
+	}
+	/* bodies over the limit get the OTLP 413 from on_request; far beyond
+	 * it libevent refuses them itself */
+	evhttp_set_max_body_size(rx->http, (ev_ssize_t)(rx->max_body * 2 + 1024));
+	evhttp_set_allowed_methods(rx->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+						     EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+						     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
+						     EVHTTP_REQ_PATCH);
+	evhttp_set_gencb(rx->http, on_request, rx);
+	rx->writer = owriter_start(ws, base, job_done, rx, signer);
+	rx->agents = agents_new(o->group_idle, o->max_traces, submit_group, rx);
+	if (o->forward)
+		rx->fwd = forwarder_start(o->forward, o->forward_timeout,
+					  o->forward_headers);
+	{
+		struct evutil_addrinfo hints, *ai = NULL;
+		char portstr[16];
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_UNSPEC;
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = EVUTIL_AI_PASSIVE;
+		snprintf(portstr, sizeof(portstr), "%d", port);
+		struct evconnlistener *l = NULL;
+		if (evutil_getaddrinfo(host, portstr, &hints, &ai) == 0 && ai) {
+			l = evconnlistener_new_bind(base, NULL, NULL,
+						    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
+							    LEV_OPT_CLOSE_ON_EXEC,
+						    1024, ai->ai_addr, (int)ai->ai_addrlen);
+			evutil_freeaddrinfo(ai);
+		}
+		if (!l)
+			*why = strerror(errno);
+		rx->sock = l ? evhttp_bind_listener(rx->http, l) : NULL;
+	}
+	rx->tick = event_new(base, -1, EV_PERSIST, on_tick, rx);
+	if (!rx->sock || !rx->writer || !rx->agents || (o->forward && !rx->fwd) ||
+	    !rx->tick) {
+		if (rx->sock)
+			*why = "out of memory";
+		otel_rx_free(rx, NULL);
+		return NULL;
+	}
+	struct timeval one = {1, 0};
+	event_add(rx->tick, &one);
+	return rx;
 }
 
-static void on_signal(evutil_socket_t sig, short what, void *arg)
+void otel_rx_stop(struct rx *rx)
 {
-	struct rx *rx = arg;
-	(void)what;
-	if (rx->stopping)
+	if (!rx || rx->stopping)
 		return;
 	rx->stopping = 1;
-	fprintf(stderr, "airi otel: %s: finishing %d request%s in flight\n",
-		sig == SIGTERM ? "SIGTERM" : "SIGINT", rx->inflight,
-		rx->inflight == 1 ? "" : "s");
 	if (rx->sock) {
 		evhttp_del_accept_socket(rx->http, rx->sock);
 		rx->sock = NULL;
 	}
-	rx->stop_check = evtimer_new(rx->base, maybe_exit, rx);
-	maybe_exit(-1, 0, rx);
+}
+
+int otel_rx_inflight(const struct rx *rx)
+{
+	return rx ? rx->inflight : 0;
+}
+
+void otel_rx_free(struct rx *rx, const char *who)
+{
+	if (!rx)
+		return;
+	/* open traces are sealed at shutdown, then the writer drains */
+	if (rx->writer)
+		agents_seal_all(rx->agents, "shutdown");
+	owriter_stop(rx->writer);
+	agents_free(rx->agents);
+	if (rx->fwd)
+		forwarder_stop(rx->fwd, 5);
+	if (who)
+		fprintf(stderr,
+			"%s: stopped after %llu requests, %llu spans (%llu runs, "
+			"%llu agent runs recorded; %llu spans rejected, %llu bad requests)\n",
+			who, (unsigned long long)rx->requests, (unsigned long long)rx->spans,
+			(unsigned long long)rx->runs, (unsigned long long)rx->grouped,
+			(unsigned long long)rx->rejected, (unsigned long long)rx->bad);
+	if (rx->tick)
+		event_free(rx->tick);
+	if (rx->http)
+		evhttp_free(rx->http);
+	free(rx);
 }
 
 /* ---- the command ------------------------------------------------------------ */
+
+struct rxmain {
+	struct event_base *base;
+	struct rx *rx;
+	struct event *stop_check;
+};
+
+static void maybe_exit(evutil_socket_t fd, short what, void *arg)
+{
+	struct rxmain *m = arg;
+	(void)fd;
+	(void)what;
+	if (!otel_rx_inflight(m->rx)) {
+		event_base_loopexit(m->base, NULL);
+		return;
+	}
+	struct timeval tv = {0, 50000};
+	evtimer_add(m->stop_check, &tv);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct rxmain *m = arg;
+	(void)what;
+	if (m->rx->stopping)
+		return;
+	fprintf(stderr, "airi otel: %s: finishing %d request%s in flight\n",
+		sig == SIGTERM ? "SIGTERM" : "SIGINT", m->rx->inflight,
+		m->rx->inflight == 1 ? "" : "s");
+	otel_rx_stop(m->rx);
+	m->stop_check = evtimer_new(m->base, maybe_exit, m);
+	maybe_exit(-1, 0, m);
+}
 
 static int number_opt(const struct args *a, const char *name, unsigned long long max,
 		      unsigned long long def, unsigned long long *out)
@@ -536,12 +651,32 @@ static int number_opt(const struct args *a, const char *name, unsigned long long
 	return 0;
 }
 
+void otel_rx_defaults(struct otel_rx_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->listen = "127.0.0.1:4318";
+	o->max_body = (size_t)20 << 20;
+	o->group_idle = 30;
+	o->max_traces = 100000;
+	o->forward_timeout = 10;
+}
+
+int otel_listen_ok(const char *listen)
+{
+	const char *colon = strrchr(listen, ':');
+	int port;
+	return colon && colon - listen < 256 && (port = atoi(colon + 1)) > 0 &&
+	       port <= 65535;
+}
+
 int cmd_otel(struct args *a)
 {
-	struct rx rx;
+	struct rxmain m;
+	struct otel_rx_opts o;
 	int status = 0;
 	unsigned long long max_body, idle, max_traces, fwd_timeout;
-	memset(&rx, 0, sizeof(rx));
+	memset(&m, 0, sizeof(m));
+	otel_rx_defaults(&o);
 	if (a->npos >= 1 && !strcmp(a->pos[0], "export"))
 		return otel_export_cmd(a);
 	if (a->npos < 1 || strcmp(a->pos[0], "receive")) {
@@ -559,28 +694,43 @@ int cmd_otel(struct args *a)
 		cli_errorf("otel receive: unexpected argument \"%s\"", a->pos[1]);
 		return EXIT_USAGE;
 	}
-	const char *listen = cli_val(a, "listen") ? cli_val(a, "listen") : "127.0.0.1:4318";
-	const char *fwd = cli_val(a, "forward");
+	if (cli_val(a, "listen"))
+		o.listen = cli_val(a, "listen");
+	o.forward = cli_val(a, "forward");
 	if (number_opt(a, "max-body", 1ull << 32, 20ull << 20, &max_body) ||
 	    number_opt(a, "group-idle", 86400, 30, &idle) ||
 	    number_opt(a, "max-traces", 10000000, 100000, &max_traces) ||
 	    number_opt(a, "forward-timeout", 3600, 10, &fwd_timeout))
 		return EXIT_USAGE;
-	if (fwd && strncmp(fwd, "http://", 7) && strncmp(fwd, "https://", 8)) {
+	if (o.forward && strncmp(o.forward, "http://", 7) && strncmp(o.forward, "https://", 8)) {
 		cli_errorf("otel receive: --forward must be an http:// or https:// URL");
 		return EXIT_USAGE;
 	}
-	char host[256];
-	int port = 0;
-	const char *colon = strrchr(listen, ':');
-	if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
-	    (port = atoi(colon + 1)) <= 0 || port > 65535) {
-		cli_errorf("otel receive: --listen wants HOST:PORT, not \"%s\"", listen);
+	o.forward_headers = cli_val(a, "forward-header");
+	if (cli_opt(a, "forward-header") > 1) {
+		cli_errorf("otel receive: give --forward-header once, its headers on separate lines");
 		return EXIT_USAGE;
 	}
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = 0;
-	rx.max_body = (size_t)max_body;
+	if (o.forward_headers && !o.forward) {
+		cli_errorf("otel receive: --forward-header needs --forward");
+		return EXIT_USAGE;
+	}
+	if (o.forward_headers) {
+		char herr[200];
+		if (forward_header_check(o.forward_headers, herr, sizeof(herr))) {
+			/* the message names the line, never a value */
+			cli_errorf("otel receive: --forward-header: %s", herr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!otel_listen_ok(o.listen)) {
+		cli_errorf("otel receive: --listen wants HOST:PORT, not \"%s\"", o.listen);
+		return EXIT_USAGE;
+	}
+	o.max_body = (size_t)max_body;
+	o.group_idle = (int)idle;
+	o.max_traces = (size_t)max_traces;
+	o.forward_timeout = (long)fwd_timeout;
 
 	airi_store *ws = cli_store(a, AIRI_STORE_CREATE, &status);
 	if (!ws)
@@ -595,79 +745,33 @@ int cmd_otel(struct args *a)
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	rx.base = event_base_new();
-	rx.http = evhttp_new(rx.base);
-	/* bodies over the limit get the OTLP 413 from on_request; far beyond
-	 * it libevent refuses them itself */
-	evhttp_set_max_body_size(rx.http, (ev_ssize_t)(rx.max_body * 2 + 1024));
-	evhttp_set_allowed_methods(rx.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-						    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-						    EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
-						    EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(rx.http, on_request, &rx);
-	rx.writer = owriter_start(ws, rx.base, job_done, &rx, signer);
-	rx.agents = agents_new((int)idle, (size_t)max_traces, submit_group, &rx);
-	if (fwd)
-		rx.fwd = forwarder_start(fwd, (long)fwd_timeout);
-	{
-		struct evutil_addrinfo hints, *ai = NULL;
-		char portstr[16];
-		memset(&hints, 0, sizeof(hints));
-		hints.ai_family = AF_UNSPEC;
-		hints.ai_socktype = SOCK_STREAM;
-		hints.ai_flags = EVUTIL_AI_PASSIVE;
-		snprintf(portstr, sizeof(portstr), "%d", port);
-		struct evconnlistener *l = NULL;
-		if (evutil_getaddrinfo(host, portstr, &hints, &ai) == 0 && ai) {
-			l = evconnlistener_new_bind(rx.base, NULL, NULL,
-						    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
-							    LEV_OPT_CLOSE_ON_EXEC,
-						    1024, ai->ai_addr, (int)ai->ai_addrlen);
-			evutil_freeaddrinfo(ai);
-		}
-		rx.sock = l ? evhttp_bind_listener(rx.http, l) : NULL;
-	}
-	if (!rx.sock || !rx.writer || !rx.agents || (fwd && !rx.fwd)) {
-		cli_errorf("otel receive: cannot listen on %s: %s", listen,
-			   rx.sock ? "out of memory" : strerror(errno));
+	m.base = event_base_new();
+	const char *why = "out of memory";
+	m.rx = m.base ? otel_rx_start(m.base, ws, signer, &o, &why) : NULL;
+	struct event *sigterm = NULL, *sigint = NULL;
+	if (!m.rx) {
+		cli_errorf("otel receive: cannot listen on %s: %s", o.listen, why);
 		status = EXIT_TROUBLE;
 	} else {
-		struct timeval one = {1, 0};
-		rx.sigterm = evsignal_new(rx.base, SIGTERM, on_signal, &rx);
-		rx.sigint = evsignal_new(rx.base, SIGINT, on_signal, &rx);
-		rx.tick = event_new(rx.base, -1, EV_PERSIST, on_tick, &rx);
-		event_add(rx.sigterm, NULL);
-		event_add(rx.sigint, NULL);
-		event_add(rx.tick, &one);
-		fprintf(stderr, "airi otel: listening on %s\n", listen);
-		if (fwd)
-			fprintf(stderr, "airi otel:   forwarding to %s\n", fwd);
-		event_base_dispatch(rx.base);
+		sigterm = evsignal_new(m.base, SIGTERM, on_signal, &m);
+		sigint = evsignal_new(m.base, SIGINT, on_signal, &m);
+		event_add(sigterm, NULL);
+		event_add(sigint, NULL);
+		fprintf(stderr, "airi otel: listening on %s\n", o.listen);
+		if (o.forward)
+			fprintf(stderr, "airi otel:   forwarding to %s%s\n", o.forward,
+				o.forward_headers ? " (with --forward-header)" : "");
+		event_base_dispatch(m.base);
+		otel_rx_free(m.rx, "airi otel");
 	}
-	/* open traces are sealed at shutdown, then the writer drains */
-	if (rx.writer)
-		agents_seal_all(rx.agents, "shutdown");
-	owriter_stop(rx.writer);
-	agents_free(rx.agents);
-	if (rx.fwd)
-		forwarder_stop(rx.fwd, 5);
-	if (rx.sock || rx.stopping)
-		fprintf(stderr,
-			"airi otel: stopped after %llu requests, %llu spans (%llu runs, "
-			"%llu agent runs recorded; %llu spans rejected, %llu bad requests)\n",
-			(unsigned long long)rx.requests, (unsigned long long)rx.spans,
-			(unsigned long long)rx.runs, (unsigned long long)rx.grouped,
-			(unsigned long long)rx.rejected, (unsigned long long)rx.bad);
-	if (rx.sigterm)
-		event_free(rx.sigterm);
-	if (rx.sigint)
-		event_free(rx.sigint);
-	if (rx.tick)
-		event_free(rx.tick);
-	if (rx.stop_check)
-		event_free(rx.stop_check);
-	evhttp_free(rx.http);
-	event_base_free(rx.base);
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	if (m.stop_check)
+		event_free(m.stop_check);
+	if (m.base)
+		event_base_free(m.base);
 	curl_global_cleanup();
 	airi_store_close(ws);
 	airi_key_free(signer);

@@ -85,6 +85,10 @@ struct proxy {
 	size_t otlp_len[OTLP_BATCH];
 	size_t otlp_n;
 	uint64_t otlp_dropped; /* spans that could not be made or queued */
+	/* --otel-listen: the OTLP/HTTP receiver of `airi otel receive` on
+	 * this event base, with its own port, store connection and writer
+	 * thread (src/otel/receive.c) */
+	struct rx *orx;
 	/* finished transfer handles, reset and reused (their buffers and
 	 * state are kept; connections live in the multi handle's pool) */
 	CURL *easy_pool[256];
@@ -1361,7 +1365,7 @@ static void maybe_exit(evutil_socket_t fd, short what, void *arg)
 	struct proxy *px = arg;
 	(void)fd;
 	(void)what;
-	if (px->inflight <= 0) {
+	if (px->inflight <= 0 && !otel_rx_inflight(px->orx)) {
 		event_base_loopexit(px->base, NULL);
 		return;
 	}
@@ -1383,6 +1387,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		evhttp_del_accept_socket(px->http, px->sock);
 		px->sock = NULL;
 	}
+	otel_rx_stop(px->orx);
 	px->stop_check = evtimer_new(px->base, maybe_exit, px);
 	maybe_exit(-1, 0, px);
 }
@@ -1411,6 +1416,12 @@ int cmd_proxy(struct args *a)
 	}
 	if (!up && !cli_val(a, "config")) {
 		cli_errorf("proxy: give --upstream URL or --config FILE");
+		return EXIT_USAGE;
+	}
+	const char *otel_listen = cli_val(a, "otel-listen");
+	if (otel_listen && !otel_listen_ok(otel_listen)) {
+		cli_errorf("proxy: --otel-listen wants HOST:PORT, not \"%s\"",
+			   otel_listen);
 		return EXIT_USAGE;
 	}
 	if (cli_val(a, "otlp")) {
@@ -1563,9 +1574,14 @@ int cmd_proxy(struct args *a)
 		return status;
 	}
 	px.reader = cli_store(a, 0, &status);
+	/* the receiver's writer thread gets a store connection of its own */
+	airi_store *ows = otel_listen && px.reader
+				  ? cli_store(a, AIRI_STORE_CREATE, &status)
+				  : NULL;
 	airi_key *signer = cli_signer(a, 0, &status);
-	if (status || !px.reader) {
+	if (status || !px.reader || (otel_listen && !ows)) {
 		airi_store_close(ws);
+		airi_store_close(ows);
 		airi_store_close(px.reader);
 		spool_close(spool);
 		free(otlp_url);
@@ -1597,7 +1613,7 @@ int cmd_proxy(struct args *a)
 				 spool_max);
 	px.groups = groups_new(px.base, px.group_idle, submit_group, &px);
 	if (otlp_url) {
-		px.otlp = forwarder_start(otlp_url, 10);
+		px.otlp = forwarder_start(otlp_url, 10, NULL);
 		px.otlp_tick = event_new(px.base, -1, EV_PERSIST, otlp_on_tick, &px);
 		struct timeval one = {1, 0};
 		if (px.otlp_tick)
@@ -1630,7 +1646,19 @@ int cmd_proxy(struct args *a)
 		}
 		px.sock = l ? evhttp_bind_listener(px.http, l) : NULL;
 	}
-	if (!px.sock || !px.writer || (otlp_url && (!px.otlp || !px.otlp_tick))) {
+	const char *owhy = NULL;
+	if (otel_listen && px.sock) {
+		struct otel_rx_opts oo;
+		otel_rx_defaults(&oo);
+		oo.listen = otel_listen;
+		px.orx = otel_rx_start(px.base, ows, signer, &oo, &owhy);
+	}
+	if (otel_listen && px.sock && !px.orx) {
+		cli_errorf("proxy: cannot listen on %s (--otel-listen): %s",
+			   otel_listen, owhy ? owhy : "out of memory");
+		status = EXIT_TROUBLE;
+	} else if (!px.sock || !px.writer ||
+		   (otlp_url && (!px.otlp || !px.otlp_tick))) {
 		cli_errorf("proxy: cannot listen on %s: %s", listen,
 			   strerror(errno));
 		status = EXIT_TROUBLE;
@@ -1649,6 +1677,9 @@ int cmd_proxy(struct args *a)
 				px.routes[i].upstream);
 		if (otlp_url)
 			fprintf(stderr, "airi proxy:   spans to %s\n", otlp_url);
+		if (px.orx)
+			fprintf(stderr, "airi proxy:   OTLP/HTTP traces on %s\n",
+				otel_listen);
 		event_base_dispatch(px.base);
 		fprintf(stderr, "airi proxy: stopped after %llu calls (%llu "
 				"recorded, %llu not recorded)\n",
@@ -1656,6 +1687,8 @@ int cmd_proxy(struct args *a)
 			(unsigned long long)px.recorded,
 			(unsigned long long)px.failed);
 	}
+	/* the receiver first: its traces sealed, its writer drained */
+	otel_rx_free(px.orx, px.orx ? "airi proxy: OTLP receiver" : NULL);
 	/* open agent runs are sealed at shutdown, then the writer drains */
 	if (px.writer)
 		groups_seal_all(px.groups, "shutdown");
@@ -1684,6 +1717,7 @@ int cmd_proxy(struct args *a)
 	event_base_free(px.base);
 	curl_global_cleanup();
 	airi_store_close(ws);
+	airi_store_close(ows);
 	airi_store_close(px.reader);
 	airi_key_free(signer);
 routes_fail:

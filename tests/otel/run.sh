@@ -16,7 +16,11 @@
 #     attribute values, 10,000 spans, cyclic parent links, a gzip bomb, ...); each is sent
 #     with curl and must get its OTLP status, and the receiver must stay up;
 #  4. SIGTERM must stop the receiver with exit status 0, and no store file may contain the
-#     exporter's Authorization header value.
+#     exporter's Authorization header value; the sink must have received the receiver's
+#     --forward-header lines (and not the client's Authorization), and no store file or
+#     output may hold them;
+#  5. `airi proxy --otel-listen`: a client whose calls go through the proxy and whose spans
+#     go to the proxy's receiver port; both kinds of run must be in the proxy's store.
 #
 # Exit status: 0 all passed, 1 a failure, 77 skipped (node < 20, npm packages not installed,
 # no curl, or the binary has no `otel` command). AIRI_OTEL_KEEP=1 keeps the work folder.
@@ -78,7 +82,7 @@ wait_for_line "$work/fake.out" "listening " 100 || { cat "$work/fake.err"; echo 
 UPSTREAM=http://127.0.0.1:$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$work/fake.out" | head -n 1)
 
 mkdir "$work/sink"
-node "$dir/sink.js" "$work/sink" >"$work/sink.out" 2>"$work/sink.err" &
+node "$dir/sink.js" "$work/sink" "$work/sink.headers" >"$work/sink.out" 2>"$work/sink.err" &
 sink_pid=$!
 wait_for_line "$work/sink.out" "listening " 100 || { cat "$work/sink.err"; echo "otel tests: FAIL — sink did not start"; exit 1; }
 SINK=http://127.0.0.1:$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$work/sink.out" | head -n 1)/v1/traces
@@ -89,8 +93,10 @@ tries=0
 while :; do
   tries=$((tries + 1))
   port=$(free_port)
+  # --forward-header: two lines, a credential for the next hop among them
   "$AIRI_BIN" otel receive --listen "127.0.0.1:$port" --store "$AIRI_STORE" --forward "$SINK" \
-    --group-idle 5 2>"$work/rx.err" >"$work/rx.out" &
+    --forward-header "Authorization: Bearer fwd-secret-NEXT
+X-Scope-OrgID: tenant-7" --group-idle 5 2>"$work/rx.err" >"$work/rx.out" &
   rx_pid=$!
   ready=0
   n=0
@@ -199,8 +205,106 @@ grep -q "airi otel: stopped after" "$work/rx.err" || fail "no final summary line
 for f in "$work"/store.db*; do
   [ -f "$f" ] || continue
   if grep -q "otel-secret-TEST" "$f"; then fail "$(basename "$f") contains the Authorization header value"; fi
+  if grep -q "fwd-secret-NEXT" "$f"; then fail "$(basename "$f") contains the --forward-header value"; fi
 done
+# --forward-header: every forwarded request carried both lines, the client's own
+# Authorization never; the value is printed nowhere
+nh=$(wc -l <"$work/sink.headers")
+[ "$nh" -ge 1 ] || fail "the sink saw no forwarded request"
+ng=$(grep -c '"authorization":"Bearer fwd-secret-NEXT","scope":"tenant-7"' "$work/sink.headers")
+[ "$ng" = "$nh" ] || fail "only $ng of $nh forwarded requests carried the --forward-header lines: $(head -n 3 "$work/sink.headers")"
+grep -q "otel-secret-TEST" "$work/sink.headers" && fail "the client's Authorization was forwarded"
+grep -q "fwd-secret-NEXT" "$work/rx.err" "$work/rx.out" && fail "the --forward-header value was printed"
+# bad --forward-header values are usage errors that do not print the value
+"$AIRI_BIN" otel receive --store "$work/bad.db" --forward "$SINK" --forward-header "Authorization Bearer fwd-secret-BAD" \
+  >"$work/badh.out" 2>"$work/badh.err"
+st=$?
+[ $st = 64 ] || fail "a --forward-header line without a colon exited $st, not 64"
+grep -q "fwd-secret-BAD" "$work/badh.err" "$work/badh.out" && fail "a bad --forward-header value was printed"
+"$AIRI_BIN" otel receive --store "$work/bad.db" --forward "$SINK" --forward-header "$(printf 'X-Ok: 1\nContent-Type: text/plain')" \
+  >/dev/null 2>"$work/badh.err"
+st=$?
+[ $st = 64 ] || fail "a --forward-header Content-Type exited $st, not 64"
+"$AIRI_BIN" otel receive --store "$work/bad.db" --forward-header "X-Ok: 1" >/dev/null 2>"$work/badh.err"
+st=$?
+[ $st = 64 ] || fail "--forward-header without --forward exited $st, not 64"
 "$AIRI_BIN" fsck --store "$AIRI_STORE" >/dev/null || fail "airi fsck found problems in the store"
+
+# --- 5. the receiver inside the proxy: airi proxy --otel-listen ------------------------------
+# An instrumented client whose model calls go through `airi proxy` and whose spans go to the
+# proxy's --otel-listen port: both kinds of run land in the proxy's one store.
+PX_STORE=$work/proxy.db
+tries=0
+while :; do
+  tries=$((tries + 1))
+  pport=$(free_port)
+  oport=$(free_port)
+  "$AIRI_BIN" proxy --listen "127.0.0.1:$pport" --upstream "$UPSTREAM" --store "$PX_STORE" \
+    --otel-listen "127.0.0.1:$oport" --spool "$work/spool" 2>"$work/px.err" >"$work/px.out" &
+  rx_pid=$!
+  ready=0
+  n=0
+  while [ $n -lt 100 ]; do
+    if grep -qx "airi proxy:   OTLP/HTTP traces on 127.0.0.1:$oport" "$work/px.err"; then ready=1; break; fi
+    kill -0 "$rx_pid" 2>/dev/null || break
+    n=$((n + 1))
+    sleep 0.1
+  done
+  [ $ready = 1 ] && break
+  kill -KILL "$rx_pid" 2>/dev/null
+  wait "$rx_pid" 2>/dev/null
+  rx_pid=
+  if [ $tries -ge 3 ]; then cat "$work/px.err"; fail "the proxy with --otel-listen did not start"; break; fi
+done
+if [ -n "$rx_pid" ]; then
+  if node "$dir/client.js" --instr traceloop --exporter proto --endpoint "http://127.0.0.1:$oport" \
+    --upstream "http://127.0.0.1:$pport" --tag "px-otel" >"$work/pxclient.out" 2>"$work/pxclient.err"; then
+    echo "otel tests: client through the proxy exported to its --otel-listen port"
+  else
+    cat "$work/pxclient.err"
+    fail "the client through the proxy failed"
+  fi
+  ph=$(curl -sS "http://127.0.0.1:$oport/airi/v1/health")
+  echo "otel tests: --otel-listen health $ph"
+  echo "$ph" | node -e 'const h=JSON.parse(require("fs").readFileSync(0));
+    if (!(h.runs>=3 && h.agent_runs>=0 && h.status==="ok")) process.exit(1)' ||
+    fail "the --otel-listen health does not count the runs: $ph"
+  curl -sS "http://127.0.0.1:$pport/airi/v1/health" | grep -q '"recorded":3' ||
+    fail "the proxy did not record its 3 calls: $(curl -sS "http://127.0.0.1:$pport/airi/v1/health")"
+  kill -TERM "$rx_pid"
+  n=0
+  while kill -0 "$rx_pid" 2>/dev/null && [ $n -lt 100 ]; do n=$((n + 1)); sleep 0.1; done
+  if kill -0 "$rx_pid" 2>/dev/null; then
+    fail "the proxy did not exit within 10 s of SIGTERM"
+  else
+    wait "$rx_pid"
+    rc=$?
+    [ $rc = 0 ] || fail "the proxy exited with status $rc after SIGTERM"
+    rx_pid=
+  fi
+  grep -q "airi proxy: OTLP receiver: stopped after" "$work/px.err" || fail "no receiver summary line from the proxy"
+  # the runs of both ways, in the one store: meta.source otlp (spans), none (the proxy's)
+  "$AIRI_BIN" log --store "$PX_STORE" --json >"$work/px.log" || fail "airi log on the proxy's store failed"
+  srcs=$(node -e '
+    const {execFileSync}=require("child_process");
+    const ids=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8")).map(r=>r.run||r.id);
+    const c={};
+    for (const id of ids) {
+      const m=JSON.parse(execFileSync(process.argv[2],["show","--store",process.argv[3],"--json",id]));
+      const s=(m.manifest.meta&&m.manifest.meta.source)||"proxied";
+      c[s]=(c[s]||0)+1;
+    }
+    console.log(Object.keys(c).sort().map(k=>k+"="+c[k]).join(" "));' "$work/px.log" "$AIRI_BIN" "$PX_STORE") ||
+    fail "could not read the proxy's store back"
+  echo "otel tests: proxy store runs by source: $srcs"
+  # spans: 3 model calls and the agent run; the proxy: the same 3 calls, as it saw them
+  [ "$srcs" = "otlp=4 proxied=3" ] || fail "expected otlp=4 proxied=3 in the proxy's store, got: $srcs"
+  for f in "$work"/proxy.db*; do
+    [ -f "$f" ] || continue
+    if grep -q "otel-secret-TEST" "$f"; then fail "$(basename "$f") contains the Authorization header value"; fi
+  done
+  "$AIRI_BIN" fsck --store "$PX_STORE" >/dev/null || fail "airi fsck found problems in the proxy's store"
+fi
 
 if [ $failed = 0 ]; then
   echo "otel tests: all passed"

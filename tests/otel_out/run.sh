@@ -14,7 +14,10 @@
 #     /airi/v1/health must count otlp_sent; SIGTERM must stop the proxy with status 0;
 #  2. `airi otel export --to` the same runs: the same spans again (checks.js);
 #  3. `airi otel export RUN` (stdout) posted to `airi otel receive` must be taken whole and
-#     recorded (the shape round-trips); an unknown run must exit 2.
+#     recorded (the shape round-trips); an unknown run must exit 2;
+#  4. `airi otel receive --forward <the receiver>`: a JSON and a protobuf request posted to it
+#     must reach the receiver with airi.run.id / airi.conditions.id on every GenAI span,
+#     equal to the runs recorded from them (forward.js).
 # The receiver's HTTP status codes are not trusted: only what it printed counts.
 #
 # Exit status: 0 all passed, 1 a failure, 77 skipped (node < 20, npm packages not installed,
@@ -45,9 +48,10 @@ fake_pid=
 otlp_pid=
 px_pid=
 rx_pid=
+fw_pid=
 failed=0
 cleanup() {
-  for p in $rx_pid $px_pid $otlp_pid $fake_pid; do
+  for p in $fw_pid $rx_pid $px_pid $otlp_pid $fake_pid; do
     kill -0 "$p" 2>/dev/null && kill -KILL "$p" 2>/dev/null
   done
   if [ "${AIRI_OTEL_OUT_KEEP:-0}" = 1 ]; then echo "otel_out tests: work folder kept: $work"; else rm -rf "$work"; fi
@@ -189,6 +193,32 @@ st=$?
 [ -s "$work/unknown.out" ] && fail "otel export of an unknown run printed something"
 "$AIRI_BIN" otel export --store "$STORE" >/dev/null 2>&1
 [ $? = 64 ] || fail "otel export without runs is not a usage error"
+
+# --- 4. airi otel receive --forward to the real receiver -----------------------------------
+# a JSON and a protobuf request (two GenAI spans and a plain one each) into `airi otel receive
+# --forward <mockotlpserver>`; what mockotlpserver printed must hold every span once, the
+# GenAI ones with the airi.run.id / airi.conditions.id of the runs recorded from them
+node "$dir/forward.js" write "$work" "$tag" || fail "forward.js could not write the requests"
+start_airi fw "airi otel: listening on" otel receive --store "$work/fwd.db" --forward "$OTLP/v1/traces"
+FW=http://127.0.0.1:$PORT
+curl -sS -o /dev/null -H 'Content-Type: application/json' --data-binary @"$work/fwd.json" "$FW/v1/traces" ||
+  fail "posting the JSON request to the forwarding receiver failed"
+curl -sS -o /dev/null -H 'Content-Type: application/x-protobuf' --data-binary @"$work/fwd.pb" "$FW/v1/traces" ||
+  fail "posting the protobuf request to the forwarding receiver failed"
+n=0
+while [ "$(grep -c "fwd-$tag" "$work/otlp.out")" -lt 2 ] && [ $n -lt 100 ]; do n=$((n + 1)); sleep 0.1; done
+curl -sS "$FW/airi/v1/health" >"$work/fw.health" || fail "health of the forwarding receiver failed"
+kill -TERM "$fw_pid"
+wait "$fw_pid"
+st=$?
+fw_pid=
+[ $st = 0 ] || fail "the forwarding receiver exited with status $st after SIGTERM"
+"$AIRI_BIN" log --store "$work/fwd.db" --json >"$work/fwd.log" || fail "airi log on the forwarding receiver's store failed"
+for r in $(node -e 'for (const r of JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"))) console.log(r.run)' "$work/fwd.log"); do
+  "$AIRI_BIN" show --store "$work/fwd.db" --json "$r"
+  echo
+done >"$work/fwd.show.jsonl"
+node "$dir/forward.js" check "$work" "$tag" || fail "forward.js: the forwarded spans do not match the recorded runs (health: $(cat "$work/fw.health"))"
 
 # no secret anywhere the receiver printed
 grep -q 'sk-otel-out-secret' "$work/otlp.out" && fail "the API key reached the OTLP receiver"
