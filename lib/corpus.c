@@ -357,35 +357,6 @@ static int slots_grow(airi_corpus *c)
 	return 0;
 }
 
-/* well-formed UTF-8 (no surrogates, no overlong forms): ids become JSON
- * strings in the tree's nodes */
-static int utf8_ok(const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		unsigned c = p[i];
-		size_t len = c < 0x80 ? 1 : c >= 0xC2 && c <= 0xDF ? 2
-					  : c >= 0xE0 && c <= 0xEF ? 3
-					  : c >= 0xF0 && c <= 0xF4 ? 4
-								   : 0;
-		if (!len || i + len > n)
-			return 0;
-		for (size_t k = 1; k < len; k++)
-			if ((p[i + k] & 0xC0) != 0x80)
-				return 0;
-		if (len == 3) {
-			unsigned c1 = p[i + 1];
-			if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 > 0x9F))
-				return 0;
-		} else if (len == 4) {
-			unsigned c1 = p[i + 1];
-			if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 > 0x8F))
-				return 0;
-		}
-		i += len;
-	}
-	return 1;
-}
-
 static int add_change(airi_corpus *c, const char *id, size_t n,
 		      const airi_digest *d, int del, airi_error *err)
 {
@@ -393,7 +364,7 @@ static int add_change(airi_corpus *c, const char *id, size_t n,
 		return airi__err(err, AIRI_EINVAL,
 				 "document id missing or longer than %zu bytes",
 				 MAX_ID);
-	if (!utf8_ok((const unsigned char *)id, n))
+	if (!airi__utf8_ok(id, n)) /* ids become JSON strings */
 		return airi__err(err, AIRI_EINVAL,
 				 "document id is not well-formed UTF-8");
 	if (c->nch >= UINT32_MAX - 1)

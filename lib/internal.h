@@ -307,6 +307,10 @@ struct airi__where {
 int airi__where_parse(const char *text, struct airi__where *w, airi_error *err);
 void airi__where_free(struct airi__where *w);
 
+/* True when s[0..n) is well-formed UTF-8 (RFC 3629: no overlong forms,
+ * no surrogates), the rule the JSON parser applies (json.c). */
+int airi__utf8_ok(const char *s, size_t n);
+
 /* True for variable names that look like secrets (KEY, TOKEN, ...). */
 int airi__secret_name(const char *name);
 

@@ -274,6 +274,18 @@ static size_t utf8_valid(const unsigned char *s, size_t i, size_t n)
 	return 0;
 }
 
+int airi__utf8_ok(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	for (size_t i = 0; i < n;) {
+		size_t k = u[i] < 0x80 ? 1 : utf8_valid(u, i, n);
+		if (!k)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
 static int fail_utf8(parser *p, size_t at)
 {
 	const unsigned char *s = p->s;

@@ -1076,15 +1076,7 @@ int airi_store_label(airi_store *s, const airi_digest *run, const char *key,
 			return airi__err(err, AIRI_EINVAL,
 					 "label %s: value longer than 4096 bytes",
 					 key);
-		/* the value must be text a JSON string can hold */
-		airi__buf b;
-		airi__buf_init(&b);
-		airi__canon_string(&b, value, n);
-		int ok = b.p && airi_json_parse(b.p, b.n, &doc, NULL) == 0;
-		airi_json_free(doc);
-		doc = NULL;
-		airi__buf_release(&b);
-		if (!ok)
+		if (!airi__utf8_ok(value, n))
 			return airi__err(err, AIRI_EINVAL,
 					 "label %s: value is not valid UTF-8", key);
 		/* a JSON number is also a score */

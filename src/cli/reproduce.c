@@ -1733,42 +1733,6 @@ static void print_tool_calls(const airi_value *calls)
 	}
 }
 
-static int utf8_ok(const unsigned char *s, size_t n)
-{
-	for (size_t i = 0; i < n;) {
-		unsigned c = s[i], cp;
-		size_t k;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if (c >= 0xC2 && c <= 0xDF) {
-			k = 1;
-			cp = c & 0x1F;
-		} else if ((c & 0xF0) == 0xE0) {
-			k = 2;
-			cp = c & 0x0F;
-		} else if (c >= 0xF0 && c <= 0xF4) {
-			k = 3;
-			cp = c & 0x07;
-		} else {
-			return 0;
-		}
-		if (n - i <= k)
-			return 0;
-		for (size_t j = 1; j <= k; j++) {
-			if ((s[i + j] & 0xC0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + j] & 0x3F);
-		}
-		if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-		    (cp >= 0xD800 && cp <= 0xDFFF))
-			return 0;
-		i += k + 1;
-	}
-	return 1;
-}
-
 /* Runs the --live-tools command with the call on standard input; its
  * standard output (one trailing newline removed) is the result. */
 static int run_tool(const char *cmd, long timeout_s, const char *in, size_t inlen,
@@ -1862,7 +1826,7 @@ static int run_tool(const char *cmd, long timeout_s, const char *in, size_t inle
 	if (out->n && out->p[out->n - 1] == '\n')
 		out->n--;
 	/* it goes into a JSON string: it must be text */
-	if (!utf8_ok((const unsigned char *)(out->p ? out->p : ""), out->n))
+	if (!airi__utf8_ok(out->p ? out->p : "", out->n))
 		return why(w, EXIT_TROUBLE, "--live-tools: the command's output is not "
 					    "UTF-8 text");
 	return 0;
