@@ -131,7 +131,7 @@ EOF
 free_port() {
   node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
 }
-printf 'workload\tspans\tseconds\tspans/s\truns\trequests\n' >"$out/otel.tsv"
+printf 'workload\tspans\tseconds\tspans/s\truns\trequests\tcpu_us_per_span\n' >"$out/otel.tsv"
 echo "airi otel receive ingest: $SPANS spans per workload, $BATCH per request, $CONC requests at a time, $(nproc) cores"
 for w in $ONLY; do
   db=$out/otel-$w.db
@@ -145,10 +145,13 @@ for w in $ONLY; do
   done
   set -- $(node "$out/otel_load.js" "http://127.0.0.1:$port" "$w" "$SPANS" "$BATCH" "$CONC")
   runs=$(curl -s "http://127.0.0.1:$port/airi/v1/health" | node -pe 'const h=JSON.parse(require("fs").readFileSync(0)); h.runs + "+" + h.agent_runs')
+  # the receiver's CPU time (all its threads) per span: steadier than spans/s on a shared
+  # machine; the receiver is idle while the load generator builds its requests
+  cpu=$(awk -v t="$(getconf CLK_TCK)" -v s="$1" '{ printf "%d", ($14 + $15) * 1e6 / t / s }' /proc/$pid/stat)
   kill -TERM $pid
   wait $pid || true
   rate=$(awk -v s="$1" -v t="$2" 'BEGIN { printf "%d", s / t }')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$1" "$2" "$rate" "$runs" "$3" >>"$out/otel.tsv"
-  printf '  %-11s %7s spans in %7s s = %6s spans/s  (runs recorded: %s)\n' "$w" "$1" "$2" "$rate" "$runs"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$1" "$2" "$rate" "$runs" "$3" "$cpu" >>"$out/otel.tsv"
+  printf '  %-11s %7s spans in %7s s = %6s spans/s, %4s us CPU/span  (runs recorded: %s)\n' "$w" "$1" "$2" "$rate" "$cpu" "$runs"
   rm -f "$db" "$db-wal" "$db-shm"
 done

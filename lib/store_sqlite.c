@@ -32,6 +32,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
@@ -93,10 +94,36 @@ static const char *const stmt_sql[ST_COUNT] = {
 	"UPDATE runs SET log_idx = ?2 WHERE id = ?1",
 };
 
+/*
+ * Checkpoints happen off the committing thread. SQLite's automatic
+ * checkpoint runs inside the COMMIT that crosses its threshold, so a
+ * writer that commits often (the proxy's and the OTLP receiver's group
+ * commits) spent a quarter of its time copying WAL pages into the
+ * database. Instead, the WAL hook wakes a checkpointer thread, started on
+ * first need, with its own connection, that runs PASSIVE checkpoints while
+ * the writer goes on appending to the WAL (WAL mode allows one writer and
+ * one checkpointer at once). If the WAL outgrows CKPT_HARD pages anyway
+ * (the checkpointer cannot keep up, or a reader pins the WAL), the
+ * committing thread checkpoints itself, as SQLite would, so the WAL stays
+ * bounded. Closing the store stops the thread; the last connection's close
+ * checkpoints what is left, as before.
+ */
+#define CKPT_WAKE 8192   /* WAL pages (32 MiB at 4 KiB pages) */
+#define CKPT_HARD 131072 /* 512 MiB */
+
+struct ckpt {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int started, wake, stop;
+	int wake_pages, hard_pages;
+};
+
 typedef struct sq {
 	sqlite3 *db;
 	char *path;
 	sqlite3_stmt *st[ST_COUNT];
+	struct ckpt *ck; /* writable stores only */
 } sq;
 
 static int sq_fail(sq *q, airi_error *err, const char *what)
@@ -209,16 +236,116 @@ static const char facts_migration_sql[] =
 	"ALTER TABLE runs ADD COLUMN tool_calls INTEGER;"
 	"ALTER TABLE runs ADD COLUMN out_tokens INTEGER;";
 
+static void ckpt_stop(sq *q)
+{
+	struct ckpt *c = q->ck;
+	if (!c)
+		return;
+	pthread_mutex_lock(&c->mu);
+	c->stop = 1;
+	pthread_cond_signal(&c->cv);
+	int started = c->started;
+	pthread_mutex_unlock(&c->mu);
+	if (started)
+		pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+	q->ck = NULL;
+}
+
 static void sq_close(void *impl)
 {
 	sq *q = impl;
 	if (!q)
 		return;
+	ckpt_stop(q);
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(q->st[i]);
 	sqlite3_close(q->db);
 	free(q->path);
 	free(q);
+}
+
+static void *ckpt_main(void *arg)
+{
+	sq *q = arg;
+	struct ckpt *c = q->ck;
+	sqlite3 *db = NULL;
+	if (sqlite3_open_v2(q->path, &db,
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+			    NULL) == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 1000);
+		sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	}
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->wake && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (c->stop)
+			break;
+		c->wake = 0;
+		pthread_mutex_unlock(&c->mu);
+		/* a failure (busy, I/O) leaves the pages in the WAL for the
+		 * next wake-up or for the writer's own bound */
+		if (db)
+			sqlite3_wal_checkpoint_v2(db, NULL,
+						  SQLITE_CHECKPOINT_PASSIVE,
+						  NULL, NULL);
+		pthread_mutex_lock(&c->mu);
+	}
+	pthread_mutex_unlock(&c->mu);
+	sqlite3_close(db);
+	return NULL;
+}
+
+static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	sq *q = arg;
+	struct ckpt *c = q->ck;
+	if (pages >= c->hard_pages) {
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+					  NULL, NULL);
+		return SQLITE_OK;
+	}
+	if (pages < c->wake_pages)
+		return SQLITE_OK;
+	pthread_mutex_lock(&c->mu);
+	if (!c->started) {
+		pthread_attr_t at;
+		pthread_attr_init(&at);
+		pthread_attr_setstacksize(&at, 256 << 10);
+		if (pthread_create(&c->thread, &at, ckpt_main, q) == 0)
+			c->started = 1;
+		pthread_attr_destroy(&at);
+	}
+	c->wake = 1;
+	pthread_cond_signal(&c->cv);
+	int started = c->started;
+	pthread_mutex_unlock(&c->mu);
+	if (!started) /* no thread: checkpoint here, as SQLite would */
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+					  NULL, NULL);
+	return SQLITE_OK;
+}
+
+/* the WAL hook of a writable store (replaces SQLite's autocheckpoint) */
+static int ckpt_init(sq *q, airi_error *err)
+{
+	struct ckpt *c = calloc(1, sizeof(*c));
+	if (!c)
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	/* AIRI_SQLITE_CHECKPOINT_PAGES: WAL pages before a checkpoint (the
+	 * hard bound is 16 times that) */
+	const char *e = getenv("AIRI_SQLITE_CHECKPOINT_PAGES");
+	long w = e && *e ? strtol(e, NULL, 10) : 0;
+	c->wake_pages = w > 0 && w <= CKPT_HARD ? (int)w : CKPT_WAKE;
+	c->hard_pages = w > 0 && w <= CKPT_HARD ? (int)w * 16 : CKPT_HARD;
+	q->ck = c;
+	sqlite3_wal_hook(q->db, ckpt_hook, q);
+	return 0;
 }
 
 static int sq_open(const char *location, unsigned flags, void **impl,
@@ -308,6 +435,7 @@ static int sq_open(const char *location, unsigned flags, void **impl,
 					  "PRAGMA cache_size=-65536;"
 					  "PRAGMA temp_store=MEMORY;",
 				       err)) ||
+			    (rc = ckpt_init(q, err)) ||
 			    /* a migration is all or nothing */
 			    (ver < SCHEMA_VERSION &&
 			     (rc = exec(q, "BEGIN IMMEDIATE", err))) ||
@@ -544,11 +672,16 @@ static const char *const sec_col[AIRI__NSTD] = {
 	"s_model", "s_params", "s_system", "s_input", "s_retrieval", "s_tools",
 	"s_environment"};
 
-static void where_sql(const struct airi__where *w, airi__buf *sql, int *next)
+static void where_sql(const struct airi__where *w, airi__buf *sql, int *next,
+		      const struct airi__term *skip)
 {
 	for (size_t i = 0; i < w->nterms; i++) {
 		const struct airi__term *t = &w->terms[i];
 		int n = *next;
+		if (t == skip) { /* bound all the same; the caller uses it */
+			*next += 1;
+			continue;
+		}
 		switch (t->kind) {
 		case AIRI__T_SINCE:
 			airi__buf_printf(sql, " AND runs.time_ms >= ?%d", n);
@@ -627,23 +760,57 @@ static int sq_list(void *impl, const airi_filter *f, airi_run_fn fn,
 	struct airi__where w;
 	if ((rc = airi__where_parse(f->where, &w, err)))
 		return rc;
-	airi__buf_init(&sql);
-	airi__buf_adds(&sql, "SELECT id, conditions, recorded_ms, time_ms, "
-			     "model, resolved, summary FROM runs WHERE 1");
-	if (f->model)
-		airi__buf_adds(&sql, " AND (model = ?1 OR resolved = ?1)");
+	/*
+	 * A model matches the requested or the resolved name: an OR over two
+	 * indexed columns, which SQLite answers by collecting every match
+	 * from both indexes and sorting them (seconds for a common model on
+	 * millions of runs), or by walking the time index (seconds for a
+	 * rare one). Instead, each index is walked newest first on its own,
+	 * stopping at the limit, and the two short lists are merged.
+	 */
+	const char *um = f->model;
+	const struct airi__term *skip = NULL;
+	for (size_t i = 0; !um && i < w.nterms; i++)
+		if (w.terms[i].kind == AIRI__T_MODEL) {
+			skip = &w.terms[i];
+			um = skip->value;
+		}
+	airi__buf rest, order;
+	airi__buf_init(&rest);
+	airi__buf_init(&order);
 	if (f->has_since)
-		airi__buf_adds(&sql, " AND time_ms >= ?2");
+		airi__buf_adds(&rest, " AND time_ms >= ?2");
 	if (f->has_until)
-		airi__buf_adds(&sql, " AND time_ms < ?3");
+		airi__buf_adds(&rest, " AND time_ms < ?3");
 	if (f->conditions) {
 		airi__prefix_range(f->conditions, &lo, &hi, &nib);
-		airi__buf_adds(&sql, " AND conditions >= ?4 AND conditions <= ?5");
+		airi__buf_adds(&rest, " AND conditions >= ?4 AND conditions <= ?5");
 	}
-	where_sql(&w, &sql, &next);
-	airi__buf_adds(&sql, " ORDER BY time_ms DESC, seq DESC");
+	where_sql(&w, &rest, &next, skip);
+	airi__buf_adds(&order, " ORDER BY time_ms DESC, seq DESC");
 	if (f->limit)
-		airi__buf_adds(&sql, " LIMIT ?6");
+		airi__buf_adds(&order, " LIMIT ?6");
+	airi__buf_init(&sql);
+	airi__buf_adds(&sql, "SELECT id, conditions, recorded_ms, time_ms, "
+			     "model, resolved, summary FROM runs WHERE ");
+	if (um && !rest.failed && !order.failed)
+		airi__buf_printf(&sql,
+				 "seq IN (SELECT seq FROM (SELECT seq FROM runs "
+				 "WHERE model = ?1%s%s) UNION SELECT seq FROM "
+				 "(SELECT seq FROM runs WHERE resolved = ?1%s%s))",
+				 rest.p ? rest.p : "", order.p,
+				 rest.p ? rest.p : "", order.p);
+	else {
+		airi__buf_adds(&sql, "1");
+		if (rest.p)
+			airi__buf_adds(&sql, rest.p);
+	}
+	if (order.p)
+		airi__buf_adds(&sql, order.p);
+	if (rest.failed || order.failed)
+		sql.failed = 1;
+	airi__buf_release(&rest);
+	airi__buf_release(&order);
 	if (sql.failed || sqlite3_prepare_v2(q->db, sql.p, -1, &st, NULL) !=
 				  SQLITE_OK) {
 		airi__buf_release(&sql);
@@ -651,8 +818,8 @@ static int sq_list(void *impl, const airi_filter *f, airi_run_fn fn,
 		return sq_fail(q, err, "cannot list runs");
 	}
 	airi__buf_release(&sql);
-	if (f->model)
-		sqlite3_bind_text(st, 1, f->model, -1, SQLITE_STATIC);
+	if (um)
+		sqlite3_bind_text(st, 1, um, -1, SQLITE_STATIC);
 	if (f->has_since)
 		sqlite3_bind_int64(st, 2, f->since_ms);
 	if (f->has_until)
@@ -720,7 +887,7 @@ static int sq_scan(void *impl, const struct airi__where *w, airi__scan_fn fn,
 			     "s_tools, s_environment, out_digest, status, failed, "
 			     "finish, out_chars, latency_ms, tool_calls, "
 			     "out_tokens FROM runs WHERE 1");
-	where_sql(w, &sql, &next);
+	where_sql(w, &sql, &next, NULL);
 	if (sql.failed ||
 	    sqlite3_prepare_v2(q->db, sql.p, -1, &st, NULL) != SQLITE_OK) {
 		airi__buf_release(&sql);
@@ -773,7 +940,7 @@ static int sq_scores(void *impl, const struct airi__where *w,
 	airi__buf_init(&sql);
 	airi__buf_adds(&sql, "SELECT l.seq, l.key, l.num FROM labels l JOIN runs "
 			     "ON runs.seq = l.seq WHERE l.num IS NOT NULL");
-	where_sql(w, &sql, &next);
+	where_sql(w, &sql, &next, NULL);
 	if (sql.failed ||
 	    sqlite3_prepare_v2(q->db, sql.p, -1, &st, NULL) != SQLITE_OK) {
 		airi__buf_release(&sql);
