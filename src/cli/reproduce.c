@@ -154,13 +154,96 @@ static void ptr_push_index(airi__buf *p, size_t i)
 	airi__buf_printf(p, "/%zu", i);
 }
 
+/*
+ * Providers name what they return afresh on every call: tool calls
+ * (call_..., toolu_...), Responses output items (msg_..., fc_...). Those
+ * names are in the output, so two calls with the same answer have
+ * different output digests. A reproduction whose output differs only in
+ * such members (a string on both sides, under one of these names, at any
+ * depth) is the same answer; the pointers of the ids that differ are
+ * collected (the first IDS_SHOWN) and counted.
+ */
+#define IDS_SHOWN 4
+static int id_member(const char *k, size_t n)
+{
+	static const char *const names[] = {"id", "call_id", "item_id",
+					     "tool_call_id", "tool_use_id"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++)
+		if (strlen(names[i]) == n && !memcmp(names[i], k, n))
+			return 1;
+	return 0;
+}
+
+static int eq_mod_ids(const airi_value *a, const airi_value *b, airi__buf *ptr,
+		      airi__buf *ids, size_t *nids, int depth)
+{
+	airi_type t = airi_value_type(a);
+	if (!a || !b || t != airi_value_type(b) ||
+	    (t != AIRI_ARRAY && t != AIRI_OBJECT))
+		return val_eq(a, b, depth);
+	size_t n = airi_value_count(a);
+	if (n != airi_value_count(b) || depth > AIRI_JSON_MAX_DEPTH)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		size_t mark = ptr->n, kan = 0, kbn;
+		const char *ka = NULL;
+		const airi_value *va = airi_value_at(a, i), *vb = airi_value_at(b, i);
+		if (t == AIRI_OBJECT) {
+			ka = airi_value_key_at(a, i, &kan);
+			const char *kb = airi_value_key_at(b, i, &kbn);
+			if (kan != kbn || memcmp(ka, kb, kan))
+				return 0;
+			ptr_push(ptr, ka, kan);
+		} else
+			ptr_push_index(ptr, i);
+		int same;
+		if (ka && id_member(ka, kan) &&
+		    airi_value_type(va) == AIRI_STRING &&
+		    airi_value_type(vb) == AIRI_STRING) {
+			same = 1;
+			if (!val_eq(va, vb, depth + 1)) {
+				if ((*nids)++ < IDS_SHOWN) {
+					if (ids->n)
+						airi__buf_addc(ids, ' ');
+					airi__buf_add(ids, ptr->p, ptr->n);
+				}
+			}
+		} else
+			same = eq_mod_ids(va, vb, ptr, ids, nids, depth + 1);
+		ptr->n = mark;
+		if (!same)
+			return 0;
+	}
+	return 1;
+}
+
+/* Equal but for provider-assigned ids (eq_mod_ids, nothing collected). */
+static int eqi(const airi_value *a, const airi_value *b)
+{
+	airi__buf ptr, ids;
+	size_t n = 0;
+	airi__buf_init(&ptr);
+	airi__buf_init(&ids);
+	int same = eq_mod_ids(a, b, &ptr, &ids, &n, 0);
+	airi__buf_release(&ptr);
+	airi__buf_release(&ids);
+	return same;
+}
+
+static int is_id_pair(const char *k, size_t kn, const airi_value *a,
+		      const airi_value *b)
+{
+	return id_member(k, kn) && airi_value_type(a) == AIRI_STRING &&
+	       airi_value_type(b) == AIRI_STRING;
+}
+
 /* Where two values first differ: the pointer (appended to ptr) and the
  * two values there (either NULL when only one side has it). Objects are
  * walked in canonical member order, arrays by index. */
 static int first_diff(const airi_value *a, const airi_value *b, airi__buf *ptr,
 		      const airi_value **wa, const airi_value **wb, int depth)
 {
-	if (val_eq(a, b, 0))
+	if (eqi(a, b))
 		return 0;
 	airi_type t = a ? airi_value_type(a) : AIRI_NULL;
 	if (a && b && depth < 64 && t == airi_value_type(b) && t == AIRI_OBJECT) {
@@ -183,7 +266,9 @@ static int first_diff(const airi_value *a, const airi_value *b, airi__buf *ptr,
 				*wb = airi_value_at(b, j);
 				return 1;
 			}
-			if (!val_eq(airi_value_at(a, i), airi_value_at(b, j), 0)) {
+			if (!is_id_pair(ka, kan, airi_value_at(a, i),
+					airi_value_at(b, j)) &&
+			    !eqi(airi_value_at(a, i), airi_value_at(b, j))) {
 				ptr_push(ptr, ka, kan);
 				return first_diff(airi_value_at(a, i),
 						  airi_value_at(b, j), ptr, wa, wb,
@@ -198,7 +283,7 @@ static int first_diff(const airi_value *a, const airi_value *b, airi__buf *ptr,
 		for (size_t i = 0; i < na || i < nb; i++) {
 			const airi_value *x = i < na ? airi_value_at(a, i) : NULL;
 			const airi_value *y = i < nb ? airi_value_at(b, i) : NULL;
-			if (val_eq(x, y, 0))
+			if (x && y && eqi(x, y))
 				continue;
 			ptr_push_index(ptr, i);
 			if (!x || !y) {
@@ -443,7 +528,7 @@ static void output_divergence(const airi_value *a, const airi_value *b,
 	airi__buf_init(&d->ptr);
 	d->at_char = -1;
 	d->message = d->tool_index = -1;
-	if (val_eq(a, b, 0))
+	if (eqi(a, b))
 		return;
 	d->found = 1;
 	static const char *const firsts[] = {"choices", "content", "output", NULL};
@@ -461,7 +546,7 @@ static void output_divergence(const airi_value *a, const airi_value *b,
 			for (int k = 0; inner[k] && !done && !strcmp(firsts[f], "choices"); k++) {
 				const airi_value *ia = airi_value_get(ea, inner[k]);
 				const airi_value *ib = airi_value_get(eb, inner[k]);
-				if (ia && ib && !val_eq(ia, ib, 0)) {
+				if (ia && ib && !eqi(ia, ib)) {
 					airi__buf_adds(&d->ptr, "/choices");
 					ptr_push_index(&d->ptr, i);
 					ptr_push(&d->ptr, inner[k], strlen(inner[k]));
@@ -469,7 +554,7 @@ static void output_divergence(const airi_value *a, const airi_value *b,
 					done = 1;
 				}
 			}
-			if (!done && !val_eq(ea, eb, 0)) {
+			if (!done && !eqi(ea, eb)) {
 				airi__buf_addc(&d->ptr, '/');
 				airi__buf_adds(&d->ptr, firsts[f]);
 				ptr_push_index(&d->ptr, i);
@@ -1257,6 +1342,8 @@ static int execute(struct rp *rp, const struct recorded *r, const char *body,
 
 struct compare {
 	int same_cond, same_out;
+	size_t nids;   /* same_out although this many provider ids differ */
+	airi__buf ids; /* the first IDS_SHOWN of their pointers */
 	airi_json *diff;        /* airi_run_diff's report, parsed */
 	char *diff_text;
 	const airi_value *verdict;
@@ -1268,6 +1355,7 @@ static void compare_free(struct compare *c)
 	airi_json_free(c->diff);
 	free(c->diff_text);
 	div_release(&c->div);
+	airi__buf_release(&c->ids);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -1286,6 +1374,19 @@ static int compare_runs(const airi_manifest *a, const airi_manifest *b,
 	const airi_digest *oa = airi_manifest_output_digest(a),
 			  *ob = airi_manifest_output_digest(b);
 	c->same_out = (!oa && !ob) || (oa && ob && airi_digest_equal(oa, ob));
+	if (!c->same_out && oa && ob) {
+		airi__buf ptr;
+		airi__buf_init(&ptr);
+		airi__buf_init(&c->ids);
+		c->nids = 0;
+		if (eq_mod_ids(airi_manifest_output(a), airi_manifest_output(b), &ptr,
+			       &c->ids, &c->nids, 0) &&
+		    c->nids)
+			c->same_out = 1;
+		else
+			c->nids = 0;
+		airi__buf_release(&ptr);
+	}
 	if (!c->same_out)
 		output_divergence(airi_manifest_output(a), airi_manifest_output(b),
 				  &c->div);
@@ -1460,6 +1561,14 @@ static void print_ctx(const char *label, const airi__buf *b, const char *indent)
 
 static void print_output(const struct compare *c, const char *indent)
 {
+	if (c->same_out && c->nids) {
+		printf("%soutput: the same answer; only %zu provider-assigned id%s "
+		       "differ%s (%.*s%s)\n",
+		       indent, c->nids, c->nids == 1 ? "" : "s", c->nids == 1 ? "s" : "",
+		       (int)c->ids.n, c->ids.p ? c->ids.p : "",
+		       c->nids > IDS_SHOWN ? " ..." : "");
+		return;
+	}
 	if (c->same_out) {
 		printf("%soutput: identical\n", indent);
 		return;
@@ -1482,9 +1591,12 @@ static const char *result_name(int status)
 			     : "conditions_differ";
 }
 
-static void print_result(int status)
+static void print_result(int status, size_t nids)
 {
-	if (status == 0)
+	if (status == 0 && nids)
+		printf("result: identical: same conditions, same output (apart from "
+		       "the ids the\n        provider assigns to each call)\n");
+	else if (status == 0)
 		printf("result: identical: same conditions, same output\n");
 	else if (status == 1)
 		printf("result: same conditions, output varied: the request was the "
@@ -1603,6 +1715,8 @@ static int reproduce_single(struct rp *rp, const airi_manifest *orig)
 		divergence_json(&j, &c.div, -1);
 		airi__jw_key(&j, "identical");
 		airi__jw_bool(&j, c.same_out);
+		airi__jw_key(&j, "ids_differ");
+		airi__jw_int(&j, (long long)c.nids);
 		airi__jw_end_obj(&j);
 		airi__jw_key(&j, "reproduced");
 		airi__jw_obj(&j);
@@ -1628,7 +1742,7 @@ static int reproduce_single(struct rp *rp, const airi_manifest *orig)
 		printf("reproduced: %s  (recorded, meta.reproduces = original)\n", nid);
 		print_conditions(&c, "");
 		print_output(&c, "");
-		print_result(status);
+		print_result(status, c.nids);
 	}
 out:
 	compare_free(&c);
@@ -1837,6 +1951,7 @@ struct step_report {
 	int model_call;
 	char orig[AIRI_DIGEST_STRLEN], repro[AIRI_DIGEST_STRLEN];
 	int same_cond, same_out, same_tools;
+	size_t nids;         /* provider-assigned ids that differ */
 	char *name;          /* tool call steps: the tool */
 	char *args;          /* and its arguments, canonical JSON */
 	int live;
@@ -2265,6 +2380,7 @@ static int reproduce_agent(struct rp *rp, const airi_manifest *orig)
 			id_of(d.m, ns->repro);
 			ns->same_cond = cmps[k].same_cond;
 			ns->same_out = cmps[k].same_out;
+			ns->nids = cmps[k].nids;
 			ns->same_tools = same_tool_calls(airi_json_root(ja), airi_json_root(jb));
 			if (!ns->same_tools) {
 				/* the replay cannot go on: stop here and say so */
@@ -2458,6 +2574,8 @@ static int reproduce_agent(struct rp *rp, const airi_manifest *orig)
 				airi__jw_str(&j, s->orig);
 				airi__jw_key(&j, "output_identical");
 				airi__jw_bool(&j, s->same_out);
+				airi__jw_key(&j, "output_ids_differ");
+				airi__jw_int(&j, (long long)s->nids);
 				airi__jw_key(&j, "reproduced");
 				airi__jw_str(&j, s->repro);
 				airi__jw_key(&j, "tool_calls_as_recorded");
@@ -2526,7 +2644,9 @@ static int reproduce_agent(struct rp *rp, const airi_manifest *orig)
 				printf("model call  %.19s... -> %.19s...  conditions %s, "
 				       "output %s%s\n",
 				       s->orig, s->repro, s->same_cond ? "identical" : "differ",
-				       s->same_out ? "identical" : "varied",
+				       !s->same_out ? "varied"
+				       : s->nids   ? "the same (other ids)"
+						   : "identical",
 				       s->same_tools ? "" : ", other tool calls");
 			} else {
 				printf("tool call   %s %.60s: %s\n", s->name ? s->name : "?",
@@ -2555,9 +2675,19 @@ static int reproduce_agent(struct rp *rp, const airi_manifest *orig)
 			printf("step %ld: ", call_step[fo]);
 			print_output(&cmps[fo], "");
 		} else {
-			printf("output: identical (every model call)\n");
+			size_t nids = 0;
+			for (size_t k = 0; k < ran; k++)
+				nids += cmps[k].nids;
+			if (nids)
+				printf("output: the same answers (every model call); %zu "
+				       "provider-assigned id%s differ%s\n",
+				       nids, nids == 1 ? "" : "s", nids == 1 ? "s" : "");
+			else
+				printf("output: identical (every model call)\n");
+			print_result(status, nids);
 		}
-		print_result(status);
+		if (fo >= 0)
+			print_result(status, 0);
 	}
 out:
 	for (size_t i = 0; i < ncalls; i++) {

@@ -174,13 +174,17 @@ async function main() {
     const r = reproduceJSON(orig);
     if (p === "/v1/responses") {
       // The Responses API puts per-call ids in its output items (msg_..., here derived by the
-      // fake from the raw request bytes, random at OpenAI): the same answer is another output.
+      // fake from the raw request bytes, random at OpenAI): the same answer with other ids is
+      // another output digest, but the same answer: reproduce says identical and counts them.
       const strip = (o) => JSON.parse(JSON.stringify(o, (k, v) => (k === "id" ? undefined : v)));
-      check(r.status === 1 && r.report.conditions.identical && r.report.output.divergence &&
-        r.report.output.divergence.pointer === "/output/0/id",
-      `${label}: same conditions; the output differs first at the output item's id (exit 1)`, () => r.stdout + r.stderr);
+      const mo = manifest(orig).output, mr = manifest(r.report.reproduced.run).output;
+      check(JSON.stringify(mo.output.map((i) => i.id)) !== JSON.stringify(mr.output.map((i) => i.id)),
+        `${label}: the reproduction's output items have other ids`, () => JSON.stringify([mo, mr]));
+      check(r.status === 0 && r.report.result === "identical" && r.report.conditions.identical &&
+        r.report.output.identical && r.report.output.ids_differ === mo.output.length && r.report.output.divergence === null,
+      `${label}: same conditions, the same answer apart from ${mo.output.length} item id(s): exit 0`, () => r.stdout + r.stderr);
       try {
-        assert.deepStrictEqual(strip(manifest(r.report.reproduced.run).output), strip(manifest(orig).output));
+        assert.deepStrictEqual(strip(mr), strip(mo));
         ok(`${label}: the outputs are equal but for the item ids`);
       } catch (e) {
         fail(`${label}: the outputs are equal but for the item ids`, e.message);
@@ -255,6 +259,12 @@ async function main() {
   }
   await knobs({ model_suffix: "-2026-01-01" });
 
+  {
+    const t = reproduce(runs.responses);
+    check(t.status === 0 && /output: the same answer; only 1 provider-assigned id differs \(\/output\/0\/id\)/.test(t.stdout) &&
+      /apart from the ids the\s+provider assigns/.test(t.stdout),
+    "responses: the report for people names the id that differs", t.stdout + t.stderr);
+  }
   // ---- 3. the same request, another answer ------------------------------------------------
   await knobs({ vary: true });
   for (const label of ["chat", "chat streamed", "messages"]) {
@@ -269,6 +279,16 @@ async function main() {
     `${label}: diverges at ${d && d.pointer}, character ${[...text].length}`, d);
     check(d.message === 0 && typeof d.a === "string" && typeof d.b === "string" && d.b.includes(" #"),
       `${label}: the divergence shows both sides`, d);
+  }
+  {
+    // another answer *and* other item ids: the difference named is the text, not the id
+    const orig = manifest(runs.responses);
+    const text = orig.output.output[0].content[0].text;
+    const r = reproduceJSON(runs.responses);
+    const d = r.report.output.divergence;
+    check(r.status === 1 && r.report.result === "output_varied" && !r.report.output.identical &&
+      d && d.pointer === "/output/0/content/0/text" && d.at_char === [...text].length,
+    `responses, varying upstream: exit 1, diverges at ${d && d.pointer} (not at the item id)`, r.stdout + r.stderr);
   }
   {
     const r = reproduce(runs.chat);
