@@ -42,9 +42,16 @@ struct lazybuf {
 
 struct airi_json {
 	struct chunk *chunks;
+	size_t next_cap;      /* of the next chunk: grows to ARENA_MAX */
 	struct lazybuf *lazy; /* strings decoded on first access */
 	airi_value root;
 };
+
+/* The arena starts at about the input's size and doubles up to 1 MiB per
+ * chunk: a fixed 1 MiB first chunk cost every small document (an OTLP
+ * attribute, a proxy request) an mmap, page faults and an munmap. */
+#define ARENA_MIN 2048
+#define ARENA_MAX ((size_t)1 << 20)
 
 /* Guards lazy decoding in every document; held only while decoding. */
 static pthread_mutex_t lazy_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -54,7 +61,9 @@ static void *arena_alloc(airi_json *doc, size_t n)
 	struct chunk *c = doc->chunks;
 	n = (n + 15) & ~(size_t)15;
 	if (!c || c->cap - c->used < n) {
-		size_t cap = n > (1u << 20) ? n : (1u << 20);
+		size_t want = doc->next_cap ? doc->next_cap : ARENA_MAX;
+		size_t cap = n > want ? n : want;
+		doc->next_cap = want >= ARENA_MAX / 2 ? ARENA_MAX : want * 2;
 		c = malloc(sizeof(*c) + cap);
 		if (!c)
 			return NULL;
@@ -924,6 +933,10 @@ int airi__json_parse_ex(const char *text, size_t len, unsigned flags,
 	p->n = len;
 	p->flags = flags;
 	p->doc = doc;
+	/* room for the values of a typical document of this size */
+	doc->next_cap = len < ARENA_MIN / 2 ? ARENA_MIN
+			: len >= ARENA_MAX / 2 ? ARENA_MAX
+					       : len * 2;
 	p->err = err;
 	if (len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
 		rc = FAIL(p, 0, "byte order mark (U+FEFF) at the start of the "
