@@ -104,8 +104,8 @@ static const char *const stmt_sql[ST_COUNT] = {
  * the writer goes on appending to the WAL (WAL mode allows one writer and
  * one checkpointer at once). If the WAL outgrows CKPT_HARD pages anyway
  * (the checkpointer cannot keep up, or a reader pins the WAL), the
- * committing thread checkpoints itself, as SQLite would, so the WAL stays
- * bounded. Closing the store stops the thread; the last connection's close
+ * committing thread checkpoints itself in RESTART mode, waiting for the
+ * thread and the readers if it must, so the WAL stays bounded. Closing the store stops the thread; the last connection's close
  * checkpoints what is left, as before.
  */
 #define CKPT_WAKE 8192   /* WAL pages (32 MiB at 4 KiB pages) */
@@ -304,7 +304,10 @@ static int ckpt_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	sq *q = arg;
 	struct ckpt *c = q->ck;
 	if (pages >= c->hard_pages) {
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE,
+		/* RESTART: waits (busy timeout) for the checkpointer thread and
+		 * for readers of old snapshots, copies everything and has the
+		 * next transaction start the WAL from the beginning again */
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART,
 					  NULL, NULL);
 		return SQLITE_OK;
 	}

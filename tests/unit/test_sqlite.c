@@ -97,7 +97,8 @@ static void test_background_checkpoint(void **state)
 		      db0, db1);
 	assert_true(db1 > db0);
 	/* 2. about 16 MiB more of runs, a few per transaction, go through a
-	 * WAL that never holds much more than its bound (4 MiB) */
+	 * WAL that never holds much more than its bound (4 MiB): without
+	 * checkpoints it would grow to 160 MiB */
 	enum { COMMITS = 800, PER = 5 };
 	for (c = 0; c < COMMITS; c++) {
 		assert_int_equal(airi_store_begin(s, &err), 0);
@@ -109,7 +110,7 @@ static void test_background_checkpoint(void **state)
 	print_message("database %lld bytes, WAL %lld bytes\n", file_size(path),
 		      w);
 	assert_true(file_size(path) > (16 << 20));
-	assert_true(w >= 0 && w < (8 << 20));
+	assert_true(w >= 0 && w < (12 << 20));
 	airi_store_close(s);
 	unsetenv("AIRI_SQLITE_CHECKPOINT_PAGES");
 
