@@ -15,6 +15,7 @@
 #include <math.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <float.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -230,7 +231,19 @@ int airi__number_format(double d, char out[32], size_t *len)
 		int lo = 1, hi = 15;
 		if (!try_k(d, 15, dig, &n))
 			lo = hi + 1;
-		else {
+		else if (d >= DBL_MIN) {
+			/* distinct decimals of at most 15 digits are distinct
+			 * normal doubles (DBL_DIG): the 15-digit one without
+			 * its trailing zeros is the shortest, no search needed */
+			int k15 = 15;
+			while (k15 > 1 && dig[k15 - 1] == '0')
+				k15--;
+			found = k15;
+			memcpy(best, dig, (size_t)k15);
+			best[k15] = 0;
+			bestn = n;
+			lo = hi + 1;
+		} else {
 			found = 15;
 			memcpy(best, dig, 16);
 			bestn = n;
@@ -465,6 +478,18 @@ int airi_canon(const airi_value *v, char **out, size_t *len)
 
 int airi__canon_string(airi__buf *b, const char *s, size_t n)
 {
+	/* printable ASCII without '"' or '\\' is written as it is: the
+	 * common case (member names, ids, model names) without the sink */
+	size_t i = 0;
+	while (i < n && (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7F &&
+	       s[i] != '"' && s[i] != '\\')
+		i++;
+	if (i == n) {
+		airi__buf_addc(b, '"');
+		airi__buf_add(b, s, n);
+		airi__buf_addc(b, '"');
+		return b->failed ? AIRI_ENOMEM : 0;
+	}
 	return airi_canon_write(
 		&(airi_value){.type = AIRI_STRING,
 			      .u.s = {.p = s, .n = n, .raw = s, .rawn = n}},

@@ -283,8 +283,17 @@ void airi__jw_str(airi__jw *w, const char *s)
 
 void airi__jw_int(airi__jw *w, long long v)
 {
+	char d[24];
+	size_t i = sizeof(d);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v
+				     : (unsigned long long)v;
 	jw_value_sep(w);
-	airi__buf_printf(&w->b, "%lld", v);
+	do
+		d[--i] = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		d[--i] = '-';
+	airi__buf_add(&w->b, d + i, sizeof(d) - i);
 }
 
 void airi__jw_bool(airi__jw *w, int v)
