@@ -53,10 +53,22 @@ struct airi_value {
  * output may hold integer literals beyond 2^53 (the canonical form of
  * doubles such as 1e20), which user input may not. */
 #define AIRI__PARSE_CANONICAL 1u
+/* Manifests only: keep the canonical bytes of each section, step, output
+ * and meta (airi__manifest_kept), for a store to write without
+ * canonicalizing them again. */
+#define AIRI__PARSE_KEEP_CANON 2u
 int airi__json_parse_ex(const char *text, size_t len, unsigned flags,
 			airi_json **out, airi_error *err);
 int airi__manifest_parse_ex(const char *text, size_t len, unsigned flags,
 			    airi_manifest **out, airi_error *err);
+int airi__manifest_parse_borrow_ex(const char *text, size_t len,
+				   unsigned flags, airi_manifest **out,
+				   airi_error *err);
+enum { AIRI__KEPT_SECTION, AIRI__KEPT_STEP, AIRI__KEPT_OUTPUT, AIRI__KEPT_META };
+/* 1 and the kept canonical bytes of that value (valid while m lives), or
+ * 0 when they were not kept */
+int airi__manifest_kept(const airi_manifest *m, int kind, size_t i,
+			const char **p, size_t *n);
 
 /* Compares two UTF-8 strings by their UTF-16 code units. */
 int airi__utf16_cmp(const char *a, size_t an, const char *b, size_t bn);

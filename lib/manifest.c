@@ -25,6 +25,13 @@ struct airi_manifest {
 	airi_digest *step_digests;
 	airi_digest conditions_id, trajectory_digest, output_digest,
 		meta_digest, run_id;
+	/* AIRI__PARSE_KEEP_CANON: the canonical bytes each digest was taken
+	 * of, kept for the store (spans of canon: sections, steps, output,
+	 * meta), so that recording does not canonicalize them again */
+	int keep;
+	airi__buf canon;
+	struct span { size_t off, len; } *sec_span, *step_span, out_span,
+		meta_span;
 };
 
 void airi_manifest_free(airi_manifest *m)
@@ -37,6 +44,9 @@ void airi_manifest_free(airi_manifest *m)
 	free(m->names);
 	free(m->sec_digests);
 	free(m->step_digests);
+	free(m->sec_span);
+	free(m->step_span);
+	airi__buf_release(&m->canon);
 	airi_json_free(m->doc);
 	free(m->text);
 	free(m);
@@ -225,6 +235,22 @@ static int validate(airi_manifest *m, airi_error *err)
 	return 0;
 }
 
+/* The digest of a value; with keep, of its canonical bytes appended to
+ * m->canon (where *sp says they are). */
+static int digest_kept(airi_manifest *m, const airi_value *v, airi_digest *d,
+		       struct span *sp)
+{
+	if (!m->keep)
+		return airi_digest_value(v, d);
+	size_t off = m->canon.n;
+	int rc = airi__canon_to_buf(v, &m->canon);
+	if (rc)
+		return rc;
+	sp->off = off;
+	sp->len = m->canon.n - off;
+	return airi_digest_bytes(m->canon.p ? m->canon.p + off : "", sp->len, d);
+}
+
 static int compute(airi_manifest *m)
 {
 	const airi_value *c = m->conditions;
@@ -234,14 +260,17 @@ static int compute(airi_manifest *m)
 	m->sec_digests = calloc(c->count, sizeof(airi_digest));
 	if (!m->names || !m->sec_digests)
 		return AIRI_ENOMEM;
+	if (m->keep && !(m->sec_span = calloc(c->count ? c->count : 1,
+					      sizeof(struct span))))
+		return AIRI_ENOMEM;
 	for (size_t i = 0; i < c->count; i++) {
 		size_t kn;
 		const char *k = airi_value_key_at(c, i, &kn);
 		m->names[i] = strndup(k, kn);
 		if (!m->names[i])
 			return AIRI_ENOMEM;
-		if ((rc = airi_digest_value(airi_value_at(c, i),
-					    &m->sec_digests[i])))
+		if ((rc = digest_kept(m, airi_value_at(c, i), &m->sec_digests[i],
+				      m->keep ? &m->sec_span[i] : NULL)))
 			return rc;
 	}
 	if ((rc = digest_of(airi__conditions_object, m, &m->conditions_id)))
@@ -252,18 +281,22 @@ static int compute(airi_manifest *m)
 					 sizeof(airi_digest));
 		if (!m->step_digests)
 			return AIRI_ENOMEM;
+		if (m->keep && !(m->step_span = calloc(m->nsteps ? m->nsteps : 1,
+						       sizeof(struct span))))
+			return AIRI_ENOMEM;
 		for (size_t i = 0; i < m->nsteps; i++)
-			if ((rc = airi_digest_value(
-				     airi_value_at(m->trajectory, i),
-				     &m->step_digests[i])))
+			if ((rc = digest_kept(m, airi_value_at(m->trajectory, i),
+					      &m->step_digests[i],
+					      m->keep ? &m->step_span[i] : NULL)))
 				return rc;
 		if ((rc = digest_of(airi__trajectory_object, m,
 				    &m->trajectory_digest)))
 			return rc;
 	}
-	if (m->output && (rc = airi_digest_value(m->output, &m->output_digest)))
+	if (m->output &&
+	    (rc = digest_kept(m, m->output, &m->output_digest, &m->out_span)))
 		return rc;
-	if (m->meta && (rc = airi_digest_value(m->meta, &m->meta_digest)))
+	if (m->meta && (rc = digest_kept(m, m->meta, &m->meta_digest, &m->meta_span)))
 		return rc;
 	return digest_of(airi__run_object, m, &m->run_id);
 }
@@ -271,7 +304,10 @@ static int compute(airi_manifest *m)
 static int parse_common(airi_manifest *m, airi_manifest **out,
 			airi_error *err, unsigned flags)
 {
-	int rc = airi__json_parse_ex(m->src, m->len, flags, &m->doc, err);
+	m->keep = (flags & AIRI__PARSE_KEEP_CANON) != 0;
+	airi__buf_init(&m->canon);
+	int rc = airi__json_parse_ex(m->src, m->len,
+				     flags & ~AIRI__PARSE_KEEP_CANON, &m->doc, err);
 	if (!rc) {
 		m->root = airi_json_root(m->doc);
 		rc = validate(m, err);
@@ -329,12 +365,40 @@ int airi__manifest_parse_ex(const char *text, size_t len, unsigned flags,
 int airi_manifest_parse_borrow(const char *text, size_t len,
 			       airi_manifest **out, airi_error *err)
 {
+	return airi__manifest_parse_borrow_ex(text, len, 0, out, err);
+}
+
+int airi__manifest_parse_borrow_ex(const char *text, size_t len,
+				   unsigned flags, airi_manifest **out,
+				   airi_error *err)
+{
 	airi_manifest *m = calloc(1, sizeof(*m));
 	if (!m)
 		return airi__err(err, AIRI_ENOMEM, "out of memory");
 	m->src = text ? text : "";
 	m->len = len;
-	return parse_common(m, out, err, 0);
+	return parse_common(m, out, err, flags);
+}
+
+int airi__manifest_kept(const airi_manifest *m, int kind, size_t i,
+			const char **p, size_t *n)
+{
+	const struct span *sp = NULL;
+	if (!m->keep)
+		return 0;
+	if (kind == AIRI__KEPT_SECTION && i < m->nsections)
+		sp = &m->sec_span[i];
+	else if (kind == AIRI__KEPT_STEP && i < m->nsteps)
+		sp = &m->step_span[i];
+	else if (kind == AIRI__KEPT_OUTPUT && m->output)
+		sp = &m->out_span;
+	else if (kind == AIRI__KEPT_META && m->meta)
+		sp = &m->meta_span;
+	if (!sp)
+		return 0;
+	*p = m->canon.p ? m->canon.p + sp->off : "";
+	*n = sp->len;
+	return 1;
 }
 
 const airi_digest *airi_manifest_run_id(const airi_manifest *m)

@@ -131,7 +131,10 @@ int owjob_prepare(struct owjob *j, char *text, size_t len)
 	airi_error err;
 	j->text = text;
 	j->len = len;
-	j->rc = airi_manifest_parse_borrow(text, len, &j->m, &err);
+	/* the canonical bytes are kept for the writer thread, which then
+	 * only has to store them */
+	j->rc = airi__manifest_parse_borrow_ex(text, len, AIRI__PARSE_KEEP_CANON,
+					       &j->m, &err);
 	if (j->rc) {
 		j->m = NULL;
 		snprintf(j->error, sizeof(j->error), "%s", err.message);

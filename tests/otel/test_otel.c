@@ -753,6 +753,81 @@ static void limits(void **state)
 	free(r);
 }
 
+
+/* ---- canonical bytes kept for the store ------------------------------------ */
+
+/* A manifest parsed with AIRI__PARSE_KEEP_CANON (as the receiver parses
+ * the ones it makes) keeps, for every section, step, output and meta, the
+ * canonical bytes its digest was taken of: the same bytes as airi_canon of
+ * the value, and the same digests as a plain parse. */
+static void kept_canon(void **state)
+{
+	(void)state;
+	static const char *const docs[] = {
+		"{\"conditions\":{\"model\":{\"name\":\"m\"},\"params\":{\"t\":0.50,"
+		"\"n\":1E2},\"input\":{\"text\":\"h\\u00e9\\n\\\"x\\\"\"}},\"trajectory\":"
+		"[{\"type\":\"tool_call\",\"b\":2,\"a\":1},\"sha256:00\"],\"output\":"
+		"[1,{\"z\":null,\"y\":[true,false]}],\"meta\":{\"start\":\"2026-01-01T00:00:00Z\"}}",
+		"{\"conditions\":{\"x\":{}}}",
+	};
+	for (size_t d = 0; d < sizeof(docs) / sizeof(*docs); d++) {
+		airi_manifest *a = NULL, *b = NULL;
+		airi_error err;
+		size_t len = strlen(docs[d]);
+		assert_int_equal(airi_manifest_parse(docs[d], len, &a, &err), 0);
+		assert_int_equal(airi__manifest_parse_borrow_ex(docs[d], len,
+								 AIRI__PARSE_KEEP_CANON,
+								 &b, &err),
+				 0);
+		assert_true(airi_digest_equal(airi_manifest_run_id(a),
+					      airi_manifest_run_id(b)));
+		const char *p;
+		size_t n, cn;
+		char *c;
+		for (size_t i = 0; i < airi_manifest_section_count(b); i++) {
+			assert_int_equal(airi__manifest_kept(b, AIRI__KEPT_SECTION, i,
+							     &p, &n),
+					 1);
+			assert_int_equal(airi_canon(airi_manifest_section_value(b, i),
+						    &c, &cn),
+					 0);
+			assert_int_equal(n, cn);
+			assert_memory_equal(p, c, n);
+			free(c);
+		}
+		for (size_t i = 0; i < airi_manifest_step_count(b); i++) {
+			assert_int_equal(airi__manifest_kept(b, AIRI__KEPT_STEP, i, &p,
+							     &n),
+					 1);
+			assert_int_equal(airi_canon(airi_value_at(
+							    airi_manifest_trajectory(b), i),
+						    &c, &cn),
+					 0);
+			assert_int_equal(n, cn);
+			assert_memory_equal(p, c, n);
+			free(c);
+		}
+		int kinds[2] = {AIRI__KEPT_OUTPUT, AIRI__KEPT_META};
+		const airi_value *vals[2] = {airi_manifest_output(b),
+					     airi_manifest_meta(b)};
+		for (int k = 0; k < 2; k++) {
+			assert_int_equal(airi__manifest_kept(b, kinds[k], 0, &p, &n),
+					 vals[k] != NULL);
+			if (!vals[k])
+				continue;
+			assert_int_equal(airi_canon(vals[k], &c, &cn), 0);
+			assert_int_equal(n, cn);
+			assert_memory_equal(p, c, n);
+			free(c);
+		}
+		/* a plain parse keeps nothing */
+		assert_int_equal(airi__manifest_kept(a, AIRI__KEPT_SECTION, 0, &p, &n),
+				 0);
+		airi_manifest_free(a);
+		airi_manifest_free(b);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -767,6 +842,7 @@ int main(void)
 		cmocka_unit_test(forward_reencode),
 		cmocka_unit_test(agent_run),
 		cmocka_unit_test(limits),
+		cmocka_unit_test(kept_canon),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
