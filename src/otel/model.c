@@ -159,9 +159,10 @@ void obatch_free(struct obatch *b)
 	arena_free(&b->ar);
 	b->spans = NULL;
 	b->n = b->cap = 0;
-	if (b->pb)
+	if (b->pb && !b->pb_in_arena)
 		otlp_pb_release(b->pb);
 	b->pb = NULL;
+	b->pb_in_arena = 0;
 	airi_json_free(b->doc);
 	b->doc = NULL;
 }

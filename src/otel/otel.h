@@ -144,6 +144,7 @@ struct obatch {
 	int json;
 	/* what owns the decoded strings */
 	void *pb;         /* the unpacked protobuf-c request */
+	int pb_in_arena;  /* ... allocated in ar (nothing to free alone) */
 	airi_json *doc;   /* the parsed JSON request */
 	const char *text; /* the (decompressed) body the JSON points into */
 	size_t text_len;
