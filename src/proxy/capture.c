@@ -96,12 +96,49 @@ static void w_kint(struct w *w, const char *k, long long v)
 	w_key(w, k);
 	airi__buf_printf(&w->b, "%lld", v);
 }
+/*
+ * ms since the epoch as airi__rfc3339_format writes it
+ * ("2026-11-28T09:00:00.000Z"), without gmtime_r and snprintf (three of
+ * them per call were an eighth of building a manifest). The date from the
+ * day number is Hinnant's civil_from_days: shift the year to start on
+ * March 1 so that the leap day is the last day of a year, split the days
+ * into 400-year eras (146097 days each) and the era into years and days,
+ * then the day of the (shifted) year into month and day with the
+ * 153-days-per-5-months rule. Years 1970..9999 only; others take the
+ * general path.
+ */
+static void rfc3339(int64_t ms, char out[32])
+{
+	if (ms < 0 || ms >= 253402300800000LL) { /* 10000-01-01 */
+		airi__rfc3339_format(ms, out);
+		return;
+	}
+	int64_t secs = ms / 1000, days = secs / 86400;
+	int rem = (int)(ms % 1000), sod = (int)(secs % 86400);
+	int64_t z = days + 719468, era = z / 146097;
+	int64_t doe = z - era * 146097;                                   /* [0, 146096] */
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; /* [0, 399] */
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);            /* [0, 365] */
+	int64_t mp = (5 * doy + 2) / 153;                                 /* [0, 11] */
+	int d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	int m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	int y = (int)(yoe + era * 400 + (m <= 2));
+	int v[] = {y / 1000, y / 100 % 10, y / 10 % 10, y % 10, -'-',
+		   m / 10, m % 10, -'-', d / 10, d % 10, -'T',
+		   sod / 36000, sod / 3600 % 10, -':', sod % 3600 / 600,
+		   sod % 600 / 60, -':', sod % 60 / 10, sod % 10, -'.',
+		   rem / 100, rem / 10 % 10, rem % 10, -'Z'};
+	for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++)
+		out[i] = (char)(v[i] < 0 ? -v[i] : '0' + v[i]);
+	out[sizeof(v) / sizeof(*v)] = 0;
+}
+
 static void w_ktime(struct w *w, const char *k, int64_t ms)
 {
 	char t[32];
 	if (!ms)
 		return;
-	airi__rfc3339_format(ms, t);
+	rfc3339(ms, t);
 	w_kstr(w, k, t);
 }
 static void w_kvalue(struct w *w, const char *k, const airi_value *v)

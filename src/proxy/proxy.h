@@ -90,17 +90,25 @@ struct writer_job {
 	void *reply; /* a request waiting for this job's identity (seal) */
 	char group[136]; /* the agent run the call belongs to, or "" */
 	int seal_after;  /* Airi-Seal: true on the call */
+	airi_manifest *parsed; /* the writer's, while it records the job */
 	struct writer_job *next;
 };
 struct event_base;
 struct spool;
-/* spool: the outage spool (spool.c) or NULL; spool_max: its size in bytes
- * beyond which writer_spool_full() says so */
-struct writer *writer_start(airi_store *s, struct event_base *base,
+/* s: the store (the caller keeps it and closes it after writer_stop), or
+ * NULL when it could not be opened: then location is its location, why
+ * the reason, and the writer opens it itself, with a backoff, spooling
+ * every run until then (a spool is required). spool: the outage spool
+ * (spool.c) or NULL; spool_max: its size in bytes beyond which
+ * writer_spool_full() says so. NULL on failure. */
+struct writer *writer_start(airi_store *s, const char *location,
+			    struct event_base *base,
 			    void (*done)(struct writer_job *job, void *ctx),
 			    void *ctx, airi_key *signer, struct spool *spool,
-			    uint64_t spool_max);
+			    uint64_t spool_max, const char *why);
 void writer_submit(struct writer *w, struct writer_job *job);
+/* Submits a list of jobs linked by next, in order, with one wake-up. */
+void writer_submit_list(struct writer *w, struct writer_job *jobs);
 /* Transactions so far, the runs in them, and how long a batch took from
  * being taken to being committed (p50/p99 as powers of two, in µs). */
 struct writer_stats {
@@ -109,8 +117,17 @@ struct writer_stats {
 	 * ("empty", "draining", "spooling"; NULL when there is no spool) */
 	uint64_t spool_runs, spool_bytes;
 	const char *spool_state;
+	/* the store: "ok", "unavailable" (its last transaction failed) or
+	 * "reconnecting" (not opened since the proxy started); why it
+	 * failed last ("" when it did not), and the attempts to open it */
+	const char *store_state;
+	char store_error[256];
+	unsigned store_attempts;
 };
 void writer_stats(struct writer *w, struct writer_stats *st);
+/* The reader connection the writer opened along with the store when the
+ * proxy started without one, once (the caller closes it); else NULL. */
+airi_store *writer_take_reader(struct writer *w);
 /* Finishes every submitted job and stops the thread. */
 void writer_stop(struct writer *w);
 /* The spool holds more than its maximum: new calls are refused (503). */

@@ -23,6 +23,7 @@
 #include "proxy.h"
 #include "../cli/cli.h"
 #include "../otel/otel.h"
+#include "store.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -93,10 +94,19 @@ struct proxy {
 	 * state are kept; connections live in the multi handle's pool) */
 	CURL *easy_pool[256];
 	int npool;
+	/* one timer probes every call waiting for its upstream */
+	struct event *probe;
+	/* the jobs of one loop iteration, handed to the writer together
+	 * (one lock, at most one wake-up) by flush_jobs at its end */
+	struct writer_job *jobs, **jobs_tail;
+	struct event *flush;
+	/* random bytes for run keys, RAND_bytes'ed 4 KiB at a time */
+	unsigned char rnd[4096];
+	size_t rnd_left;
 };
 
 struct hdr {
-	char *name, *value;
+	char *name, *value; /* one allocation: name, NUL, value, NUL */
 };
 
 struct call {
@@ -111,13 +121,12 @@ struct call {
 	const char *upstream; /* the route's base URL */
 	airi__buf req_body, resp, sse;
 	struct hdr *rh;
-	size_t nrh;
+	size_t nrh, caprh;
 	int status;
 	int headers_done, started, streaming, client_gone, finished;
 	int conn_closed; /* the connection is gone (and its close callback) */
 	int replied;     /* the reply to the client is complete */
 	int bind_key;    /* the run key was handed out: bind it to the run */
-	struct event *probe; /* notices a client that left before any reply */
 	struct event *resume; /* unpauses the upstream once the client drains */
 	int paused;
 	int held_done; /* a "data: [DONE]" event is being held back */
@@ -137,6 +146,25 @@ static int64_t now_ms(void)
 	struct timeval tv;
 	gettimeofday(&tv, NULL);
 	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+/* n random bytes from the pool: OpenSSL's cost per call of RAND_bytes
+ * (its locks, its fork check) is paid once per 4 KiB, and the bytes are
+ * the same CSPRNG's. Loop thread only (the proxy never forks). */
+static int random_bytes(struct proxy *px, unsigned char *out, size_t n)
+{
+	if (n > sizeof(px->rnd))
+		return -1;
+	if (px->rnd_left < n) {
+		if (RAND_bytes(px->rnd, (int)sizeof(px->rnd)) != 1)
+			return -1;
+		px->rnd_left = sizeof(px->rnd);
+	}
+	unsigned char *p = px->rnd + sizeof(px->rnd) - px->rnd_left;
+	memcpy(out, p, n);
+	memset(p, 0, n); /* handed out once */
+	px->rnd_left -= n;
+	return 0;
 }
 
 static void easy_release(struct proxy *px, CURL *e)
@@ -165,8 +193,6 @@ static void call_free(struct call *c)
 		c->px->live = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	if (c->probe)
-		event_free(c->probe);
 	if (c->resume)
 		event_free(c->resume);
 	/* keep-alive connections outlive calls: unhook from this one */
@@ -184,10 +210,8 @@ static void call_free(struct call *c)
 	if (c->easy)
 		easy_release(c->px, c->easy);
 	curl_slist_free_all(c->headers);
-	for (size_t i = 0; i < c->nrh; i++) {
+	for (size_t i = 0; i < c->nrh; i++)
 		free(c->rh[i].name);
-		free(c->rh[i].value);
-	}
 	free(c->rh);
 	airi__buf_release(&c->req_body);
 	airi__buf_release(&c->resp);
@@ -326,7 +350,26 @@ static void submit(struct call *c)
 	snprintf(j->group, sizeof(j->group), "%s", c->group);
 	j->seal_after = c->seal_after;
 	j->call = c;
-	writer_submit(c->px->writer, j);
+	/* to the writer at the end of this loop iteration, with the others
+	 * that finish in it: the flush event runs after the callbacks that
+	 * are already active */
+	struct proxy *px = c->px;
+	if (!px->jobs)
+		event_active(px->flush, EV_READ, 0);
+	j->next = NULL;
+	*px->jobs_tail = j;
+	px->jobs_tail = &j->next;
+}
+
+static void flush_jobs(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy *px = arg;
+	(void)fd;
+	(void)what;
+	if (px->jobs)
+		writer_submit_list(px->writer, px->jobs);
+	px->jobs = NULL;
+	px->jobs_tail = &px->jobs;
 }
 
 static void finish_reply(struct call *c, struct writer_job *j);
@@ -447,9 +490,25 @@ static void stamp_body(struct evbuffer *out, const char *body, size_t n,
 			 body[k - 1] == '\r' || body[k - 1] == '\t'))
 		k--;
 	int empty = k > 0 && body[k - 1] == '{';
+	/* one piece, without printf: ,"airi":{"run":"R","conditions":"C"}} */
+	char m[2 * AIRI_DIGEST_STRLEN + 48], *p = m;
+	size_t rl = strlen(run), cl = strlen(cond);
+	if (rl >= AIRI_DIGEST_STRLEN || cl >= AIRI_DIGEST_STRLEN)
+		rl = cl = 0; /* never: both are digests */
+	if (!empty)
+		*p++ = ',';
+	memcpy(p, "\"airi\":{\"run\":\"", 15);
+	p += 15;
+	memcpy(p, run, rl);
+	p += rl;
+	memcpy(p, "\",\"conditions\":\"", 16);
+	p += 16;
+	memcpy(p, cond, cl);
+	p += cl;
+	memcpy(p, "\"}}", 3);
+	p += 3;
 	evbuffer_add(out, body, end - 1);
-	evbuffer_add_printf(out, "%s\"airi\":{\"run\":\"%s\",\"conditions\":\"%s\"}}",
-			    empty ? "" : ",", run, cond);
+	evbuffer_add(out, m, (size_t)(p - m));
 	evbuffer_add(out, body + end, n - end);
 }
 
@@ -574,10 +633,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 		/* a new status line (after 100 Continue): start over */
 		const char *sp = memchr(p, ' ', len);
 		c->status = sp ? atoi(sp + 1) : 0;
-		for (size_t i = 0; i < c->nrh; i++) {
+		for (size_t i = 0; i < c->nrh; i++)
 			free(c->rh[i].name);
-			free(c->rh[i].value);
-		}
 		c->nrh = 0;
 		return len;
 	}
@@ -593,12 +650,23 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 	}
 	while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
 		vl--;
-	struct hdr *nh = realloc(c->rh, (c->nrh + 1) * sizeof(*nh));
-	if (!nh)
+	if (c->nrh == c->caprh) {
+		size_t cap = c->caprh ? 2 * c->caprh : 16;
+		struct hdr *nh = realloc(c->rh, cap * sizeof(*nh));
+		if (!nh)
+			return 0;
+		c->rh = nh;
+		c->caprh = cap;
+	}
+	char *t = malloc(nl + vl + 2);
+	if (!t)
 		return 0;
-	c->rh = nh;
-	c->rh[c->nrh].name = strndup(p, nl);
-	c->rh[c->nrh].value = strndup(v, vl);
+	memcpy(t, p, nl);
+	t[nl] = 0;
+	memcpy(t + nl + 1, v, vl);
+	t[nl + 1 + vl] = 0;
+	c->rh[c->nrh].name = t;
+	c->rh[c->nrh].value = t + nl + 1;
 	c->nrh++;
 	return len;
 }
@@ -921,13 +989,13 @@ static void submit_group(char *manifest, size_t len, void *reply, void *ctx)
  * client connection, so a client that hangs up goes unnoticed until a
  * reply is attempted. A once-a-second peek finds it: EOF means gone, and
  * then the upstream transfer is stopped and the call recorded as such.
+ * One timer for all calls (armed while there are calls), so that a call
+ * costs no timer of its own.
  */
-static void on_probe(evutil_socket_t fd, short what, void *arg)
+static void probe_call(struct call *c)
 {
-	struct call *c = arg;
-	(void)fd;
-	(void)what;
-	if (c->finished || c->client_gone || c->started)
+	if (c->finished || c->client_gone || c->started || !c->easy ||
+	    !c->conn)
 		return;
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(c->conn);
 	evutil_socket_t s = bev ? bufferevent_getfd(bev) : -1;
@@ -941,10 +1009,22 @@ static void on_probe(evutil_socket_t fd, short what, void *arg)
 		c->conn_closed = 1;
 		evhttp_connection_free(c->conn); /* frees the request too */
 		transfer_done(c, CURLE_ABORTED_BY_CALLBACK);
-		return;
 	}
-	struct timeval tv = {1, 0};
-	evtimer_add(c->probe, &tv);
+}
+
+static void on_probe(evutil_socket_t fd, short what, void *arg)
+{
+	struct proxy *px = arg;
+	(void)fd;
+	(void)what;
+	for (struct call *c = px->live, *next; c; c = next) {
+		next = c->next; /* probe_call frees nothing but c */
+		probe_call(c);
+	}
+	if (px->live) {
+		struct timeval tv = {1, 0};
+		evtimer_add(px->probe, &tv);
+	}
 }
 
 static void lookup(struct proxy *px, struct evhttp_request *req,
@@ -968,11 +1048,30 @@ static void lookup(struct proxy *px, struct evhttp_request *req,
 				return;
 			}
 	}
+	if (!px->reader)
+		px->reader = writer_take_reader(px->writer);
+	if (!px->reader) {
+		/* started while the store was unreachable, and still is */
+		struct writer_stats ws;
+		char msg[400];
+		writer_stats(px->writer, &ws);
+		snprintf(msg, sizeof(msg),
+			 "the store is unreachable (%s); the proxy is "
+			 "reconnecting, and spooling runs until then",
+			 ws.store_error[0] ? ws.store_error : "not connected");
+		send_api_error(req, API_CHAT, 503, "airi_store_unavailable",
+			       msg);
+		return;
+	}
 	if (airi_store_resolve(px->reader, id, &d, &err) ||
 	    airi_store_fetch(px->reader, &d, &m, &err) ||
 	    airi_manifest_canon(m, &canon, &n)) {
-		int code = err.code == AIRI_ENOTFOUND ? 404 : 400;
-		send_api_error(req, API_CHAT, code, "airi_lookup_error",
+		int code = err.code == AIRI_ENOTFOUND ? 404
+			   : err.code == AIRI_ESTORE  ? 503
+						      : 400;
+		send_api_error(req, API_CHAT, code,
+			       code == 503 ? "airi_store_unavailable"
+					   : "airi_lookup_error",
 			       err.message);
 		airi_manifest_free(m);
 		return;
@@ -1179,7 +1278,18 @@ static void on_request(struct evhttp_request *req, void *arg)
 		struct evbuffer *b = evbuffer_new();
 		struct writer_stats ws;
 		char otlp[96] = "", spool[128] = "";
+		airi__buf store;
+		airi__buf_init(&store);
 		writer_stats(px->writer, &ws);
+		airi__buf_printf(&store, ",\"store\":{\"attempts\":%u,",
+				 ws.store_attempts);
+		if (ws.store_error[0]) {
+			airi__buf_adds(&store, "\"error\":");
+			airi__canon_string(&store, ws.store_error,
+					   strlen(ws.store_error));
+			airi__buf_adds(&store, ",");
+		}
+		airi__buf_printf(&store, "\"state\":\"%s\"}", ws.store_state);
 		if (ws.spool_state)
 			snprintf(spool, sizeof(spool),
 				 "\"spool\":{\"bytes\":%llu,\"runs\":%llu,"
@@ -1203,7 +1313,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 				    "{\"calls\":%llu,\"commits\":{\"batches\":%llu,"
 				    "\"max_us\":%llu,\"p50_us\":%llu,\"p99_us\":%llu,"
 				    "\"runs\":%llu},\"failed\":%llu,\"inflight\":"
-				    "%d%s,\"recorded\":%llu,%s\"status\":\"ok\"}",
+				    "%d%s,\"recorded\":%llu,%s\"status\":\"ok\"%s}",
 				    (unsigned long long)px->calls,
 				    (unsigned long long)ws.batches,
 				    (unsigned long long)ws.max_us,
@@ -1211,7 +1321,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 				    (unsigned long long)ws.p99_us,
 				    (unsigned long long)ws.jobs,
 				    (unsigned long long)px->failed, px->inflight,
-				    otlp, (unsigned long long)px->recorded, spool);
+				    otlp, (unsigned long long)px->recorded, spool,
+				    store.p ? store.p : "");
+		airi__buf_release(&store);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
 				  "Content-Type", "application/json");
 		evhttp_send_reply(req, 200, "OK", b);
@@ -1279,7 +1391,12 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (c->api != API_NONE) { /* the call's own key, also in meta.call */
 		unsigned char r[12];
 		char hex[25];
-		RAND_bytes(r, sizeof(r));
+		if (random_bytes(px, r, sizeof(r))) {
+			send_api_error(req, c->api, 500, "airi_error",
+				       "no random bytes for the run key");
+			call_free(c);
+			return;
+		}
 		airi__hex(r, sizeof(r), hex);
 		snprintf(c->run_key, sizeof(c->run_key), "rk_%s", hex);
 	}
@@ -1350,10 +1467,9 @@ static void on_request(struct evhttp_request *req, void *arg)
 		curl_easy_setopt(e, CURLOPT_CAINFO, px->ca_file);
 	c->conn = evhttp_request_get_connection(req);
 	evhttp_connection_set_closecb(c->conn, on_client_close, c);
-	c->probe = evtimer_new(px->base, on_probe, c);
-	if (c->probe) {
+	if (!evtimer_pending(px->probe, NULL)) {
 		struct timeval tv = {1, 0};
-		evtimer_add(c->probe, &tv);
+		evtimer_add(px->probe, &tv);
 	}
 	curl_multi_add_handle(px->multi, e);
 }
@@ -1511,8 +1627,8 @@ int cmd_proxy(struct args *a)
 	if (!colon || (size_t)(colon - listen) >= sizeof(host) ||
 	    (port = atoi(colon + 1)) <= 0 || port > 65535) {
 		cli_errorf("proxy: --listen wants HOST:PORT, not \"%s\"", listen);
-		free(otlp_url);
-		return EXIT_USAGE;
+		status = EXIT_USAGE;
+		goto routes_fail;
 	}
 	memcpy(host, listen, (size_t)(colon - listen));
 	host[colon - listen] = 0;
@@ -1556,8 +1672,8 @@ int cmd_proxy(struct args *a)
 			if (given) {
 				cli_errorf("proxy: --spool %s", msg);
 				free(dir);
-				free(otlp_url);
-				return EXIT_TROUBLE;
+				status = EXIT_TROUBLE;
+				goto routes_fail;
 			}
 			fprintf(stderr, "airi proxy: no outage spool: %s\n", msg);
 		}
@@ -1567,37 +1683,99 @@ int cmd_proxy(struct args *a)
 			fprintf(stderr, "airi proxy: no outage spool (give --spool DIR)\n");
 		free(dir);
 	}
-	airi_store *ws = cli_store(a, AIRI_STORE_CREATE, &status);
-	if (!ws) {
+	/*
+	 * The store. A PostgreSQL server that cannot be reached (or refuses
+	 * the connection) is an outage, not a mistake: with a spool the proxy
+	 * starts anyway, spools every run, and its writer thread connects
+	 * when it can. Everything else that keeps a store from opening is
+	 * the configuration's fault and stops the proxy: a SQLite file that
+	 * cannot be opened or created, a malformed location, a schema this
+	 * airi cannot use, and --otel-listen (its receiver needs the store).
+	 */
+	char *loc = cli_val(a, "store") ? strdup(cli_val(a, "store"))
+					: airi_store_default_location();
+	if (!loc) {
+		cli_errorf("cannot determine the store location");
 		spool_close(spool);
-		free(otlp_url);
-		return status;
+		status = EXIT_TROUBLE;
+		goto routes_fail;
 	}
-	px.reader = cli_store(a, 0, &status);
+	airi_store *ws = NULL;
+	airi_error serr;
+	char down[256] = "";
+	int orc = airi_store_open(loc, AIRI_STORE_CREATE, &ws, &serr);
+	/* libpq refuses option values it cannot use ("invalid port number",
+	 * "invalid sslmode value") before it connects: a mistake too */
+	int netloc = orc == AIRI_ESTORE && airi__pg_location(loc) &&
+		     !strstr(serr.message, ": cannot connect: invalid ");
+	if (orc && netloc && spool && !otel_listen) {
+		snprintf(down, sizeof(down), "%s", serr.message);
+		fprintf(stderr, "airi proxy: store unreachable (%s): serving "
+				"anyway, spooling runs and reconnecting\n",
+			down);
+	} else if (orc) {
+		cli_error(NULL, &serr);
+		if (netloc)
+			fprintf(stderr, "airi proxy: cannot start without the "
+					"store: %s\n",
+				otel_listen ? "--otel-listen needs it"
+					    : "there is no outage spool");
+		spool_close(spool);
+		free(loc);
+		status = EXIT_TROUBLE;
+		goto routes_fail;
+	}
+	px.reader = ws ? cli_store(a, 0, &status) : NULL;
 	/* the receiver's writer thread gets a store connection of its own */
 	airi_store *ows = otel_listen && px.reader
 				  ? cli_store(a, AIRI_STORE_CREATE, &status)
 				  : NULL;
 	airi_key *signer = cli_signer(a, 0, &status);
-	if (status || !px.reader || (otel_listen && !ows)) {
+	if (status || (ws && !px.reader) || (otel_listen && !ows)) {
+		free(loc);
 		airi_store_close(ws);
 		airi_store_close(ows);
 		airi_store_close(px.reader);
 		spool_close(spool);
-		free(otlp_url);
-		return status ? status : EXIT_TROUBLE;
+		airi_key_free(signer);
+		if (!status)
+			status = EXIT_TROUBLE;
+		goto routes_fail;
 	}
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	px.base = event_base_new();
+	/* epoll with a change list: evhttp turns reading and writing off and
+	 * on again around each request and reply, and libcurl moves its
+	 * sockets between read and write interest; the change list folds
+	 * the changes of one loop iteration into one epoll_ctl per socket
+	 * (none when they cancel out). No descriptor here is dup()ed, the
+	 * case the change list gets wrong. */
+	{
+		struct event_config *cfg = event_config_new();
+		if (cfg)
+			event_config_set_flag(cfg,
+					      EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		px.base = cfg ? event_base_new_with_config(cfg) : NULL;
+		if (cfg)
+			event_config_free(cfg);
+		if (!px.base)
+			px.base = event_base_new();
+	}
 	px.http = evhttp_new(px.base);
 	px.multi = curl_multi_init();
 	px.timer = evtimer_new(px.base, on_timer, &px);
+	px.probe = evtimer_new(px.base, on_probe, &px);
+	px.flush = event_new(px.base, -1, 0, flush_jobs, &px);
+	px.jobs_tail = &px.jobs;
 	curl_multi_setopt(px.multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
 	curl_multi_setopt(px.multi, CURLMOPT_SOCKETDATA, &px);
 	curl_multi_setopt(px.multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
 	curl_multi_setopt(px.multi, CURLMOPT_TIMERDATA, &px);
+	/* keep idle upstream connections: libcurl's default cache is 4 per
+	 * transfer in progress, so each time few are running it closes
+	 * connections that the next burst has to open again */
+	curl_multi_setopt(px.multi, CURLMOPT_MAXCONNECTS, 512L);
 	evhttp_set_max_body_size(px.http, (ev_ssize_t)(px.max_body * 2 + 1024));
 	evhttp_set_allowed_methods(px.http,
 				   EVHTTP_REQ_GET | EVHTTP_REQ_POST |
@@ -1609,8 +1787,9 @@ int cmd_proxy(struct args *a)
 						  : 60;
 	if (px.group_idle <= 0)
 		px.group_idle = 60;
-	px.writer = writer_start(ws, px.base, job_done, &px, signer, spool,
-				 spool_max);
+	px.writer = writer_start(ws, loc, px.base, job_done, &px, signer, spool,
+				 spool_max, down);
+	free(loc);
 	px.groups = groups_new(px.base, px.group_idle, submit_group, &px);
 	if (otlp_url) {
 		px.otlp = forwarder_start(otlp_url, 10, NULL);
@@ -1657,7 +1836,7 @@ int cmd_proxy(struct args *a)
 		cli_errorf("proxy: cannot listen on %s (--otel-listen): %s",
 			   otel_listen, owhy ? owhy : "out of memory");
 		status = EXIT_TROUBLE;
-	} else if (!px.sock || !px.writer ||
+	} else if (!px.sock || !px.writer || !px.probe || !px.flush ||
 		   (otlp_url && (!px.otlp || !px.otlp_tick))) {
 		cli_errorf("proxy: cannot listen on %s: %s", listen,
 			   strerror(errno));
@@ -1687,6 +1866,7 @@ int cmd_proxy(struct args *a)
 			(unsigned long long)px.recorded,
 			(unsigned long long)px.failed);
 	}
+	flush_jobs(-1, 0, &px); /* none are left: each holds a call */
 	/* the receiver first: its traces sealed, its writer drained */
 	otel_rx_free(px.orx, px.orx ? "airi proxy: OTLP receiver" : NULL);
 	/* open agent runs are sealed at shutdown, then the writer drains */
@@ -1710,6 +1890,10 @@ int cmd_proxy(struct args *a)
 	if (px.stop_check)
 		event_free(px.stop_check);
 	event_free(px.timer);
+	if (px.probe)
+		event_free(px.probe);
+	if (px.flush)
+		event_free(px.flush);
 	while (px.npool)
 		curl_easy_cleanup(px.easy_pool[--px.npool]);
 	curl_multi_cleanup(px.multi);

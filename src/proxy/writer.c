@@ -16,6 +16,13 @@
  * advances the spool's delivered offset after each commit. Recording a run
  * that is already there records nothing, so a crash between a commit and
  * the offset's update delivers nothing twice.
+ *
+ * A proxy may also start while its store (a PostgreSQL server) cannot be
+ * reached: the writer is then given the store's location instead of a
+ * store, every batch goes to the spool, and the store is opened on this
+ * thread with a backoff (1 s, doubling up to 10 s between attempts),
+ * together with the reader connection that lookups use on the loop thread
+ * (writer_take_reader). Once it is open the spool is delivered as above.
  */
 #define _GNU_SOURCE
 #include "proxy.h"
@@ -32,6 +39,16 @@
 struct writer {
 	airi_store *s;
 	airi_key *signer;
+	/* a store not opened yet (the proxy started while it was
+	 * unreachable): its location, the next attempt, the backoff, and the
+	 * store connections opened here (closed by writer_stop) */
+	char *loc;
+	uint64_t next_open, backoff;
+	unsigned attempts;
+	int owns;
+	airi_store *reader; /* for the loop thread, until taken (under mu) */
+	char last_err[256]; /* why the store failed last (writer thread) */
+	char pub_err[256];  /* its copy for health (under mu) */
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -50,7 +67,8 @@ struct writer {
 	uint64_t sp_max, last_try, delivered;
 	enum { SP_EMPTY, SP_DRAINING, SP_SPOOLING } state;
 	uint64_t pub_runs, pub_bytes;
-	int pub_state;
+	int pub_state, pub_open;
+	unsigned pub_attempts;
 	struct spool_rec recs[256]; /* drain()'s */
 };
 
@@ -62,6 +80,9 @@ static void publish(struct writer *w)
 	w->pub_runs = spool_runs(w->sp);
 	w->pub_bytes = spool_bytes(w->sp);
 	w->pub_state = w->state;
+	w->pub_open = w->s != NULL;
+	w->pub_attempts = w->attempts;
+	memcpy(w->pub_err, w->last_err, sizeof(w->pub_err));
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -89,10 +110,57 @@ static uint64_t now_us(void)
 	return (uint64_t)t.tv_sec * 1000000u + (uint64_t)t.tv_nsec / 1000u;
 }
 
+#define BACKOFF_MIN 1000000u   /* µs before the second attempt to open */
+#define BACKOFF_MAX 10000000u  /* and the longest wait between two */
+
+/* The store, when the proxy started without it: opened here at most once
+ * per backoff period. 1 when there is a store. */
+static int have_store(struct writer *w)
+{
+	if (w->s)
+		return 1;
+	uint64_t now = now_us();
+	if (now < w->next_open)
+		return 0;
+	airi_error err;
+	airi_store *s = NULL, *r = NULL;
+	int rc = airi_store_open(w->loc, AIRI_STORE_CREATE, &s, &err);
+	if (!rc)
+		rc = airi_store_open(w->loc, 0, &r, &err);
+	w->attempts++;
+	if (rc) {
+		airi_store_close(s);
+		w->backoff = w->backoff ? w->backoff * 2 : BACKOFF_MIN;
+		if (w->backoff > BACKOFF_MAX)
+			w->backoff = BACKOFF_MAX;
+		w->next_open = now_us() + w->backoff;
+		if (strcmp(w->last_err, err.message)) /* news only */
+			fprintf(stderr, "airi proxy: store unreachable (%s): "
+					"reconnecting\n",
+				err.message);
+		snprintf(w->last_err, sizeof(w->last_err), "%s", err.message);
+		publish(w);
+		return 0;
+	}
+	w->s = s;
+	w->owns = 1;
+	pthread_mutex_lock(&w->mu);
+	w->reader = r;
+	pthread_mutex_unlock(&w->mu);
+	fprintf(stderr, "airi proxy: store connected (attempt %u)%s\n",
+		w->attempts,
+		spool_runs(w->sp) ? ": delivering the spool" : "");
+	w->last_err[0] = 0;
+	if (w->state == SP_SPOOLING)
+		w->state = spool_runs(w->sp) ? SP_DRAINING : SP_EMPTY;
+	publish(w);
+	return 1;
+}
+
 static void sign(struct writer *w)
 {
 	airi_error err;
-	if (w->signer) {
+	if (w->signer && w->s) {
 		char *note = NULL;
 		if (airi_store_checkpoint(w->s, w->signer, NULL, &note, &err))
 			fprintf(stderr, "airi proxy: cannot sign checkpoint: %s\n",
@@ -113,6 +181,8 @@ static void drain(struct writer *w, int force)
 	if (!force && now - w->last_try < 1000000)
 		return;
 	w->last_try = now;
+	if (!have_store(w))
+		return;
 	struct spool_rec *recs = w->recs;
 	int signed_any = 0;
 	while (spool_runs(w->sp)) {
@@ -149,8 +219,11 @@ static void drain(struct writer *w, int force)
 						"spooling, %" PRIu64 " runs waiting\n",
 					err.message, spool_runs(w->sp));
 			w->state = SP_SPOOLING;
+			snprintf(w->last_err, sizeof(w->last_err), "%s",
+				 err.message);
 			break;
 		}
+		w->last_err[0] = 0;
 		signed_any = 1;
 		if (spool_advance(w->sp, end, n)) {
 			/* delivered, but will be again (harmlessly) */
@@ -203,6 +276,8 @@ static void to_spool(struct writer *w, struct writer_job *batch,
 		return;
 	}
 	free(v);
+	if (k && why[0] && why != w->last_err)
+		snprintf(w->last_err, sizeof(w->last_err), "%s", why);
 	if (k && w->state != SP_SPOOLING && why[0]) {
 		fprintf(stderr, "airi proxy: store unavailable (%s): spooling "
 				"runs until it is back\n",
@@ -221,9 +296,12 @@ static void record_batch(struct writer *w, struct writer_job *batch)
 	for (struct writer_job *j = batch; j; j = j->next)
 		n++;
 	/* the manifests and their identities first: a run that is itself
-	 * invalid fails here, whatever the store */
+	 * invalid fails here, whatever the store. Each is parsed once: the
+	 * parsed manifest (which borrows the text, kept until the job is
+	 * handed back) is recorded below. */
 	for (struct writer_job *j = batch; j; j = j->next) {
 		airi_manifest *m = NULL;
+		j->parsed = NULL;
 		if (!j->manifest && j->build)
 			j->manifest = j->build(j, &j->len);
 		if (!j->manifest) {
@@ -234,14 +312,18 @@ static void record_batch(struct writer *w, struct writer_job *batch)
 		j->rc = airi_manifest_parse_borrow(j->manifest, j->len, &m, &err);
 		if (j->rc) {
 			snprintf(j->error, sizeof(j->error), "%s", err.message);
+			airi_manifest_free(m);
 		} else {
 			j->run = *airi_manifest_run_id(m);
 			j->conditions = *airi_manifest_conditions_id(m);
+			j->parsed = m;
 		}
-		airi_manifest_free(m);
 	}
 	drain(w, 0);
-	if (w->sp && spool_runs(w->sp)) {
+	if (!have_store(w)) {
+		/* not opened yet (only ever with a spool) */
+		to_spool(w, batch, w->last_err[0] ? w->last_err : "unreachable");
+	} else if (w->sp && spool_runs(w->sp)) {
 		/* behind the runs already spooled, to keep the order */
 		to_spool(w, batch, "");
 	} else {
@@ -252,19 +334,12 @@ static void record_batch(struct writer *w, struct writer_job *batch)
 			snprintf(why, sizeof(why), "%s", err.message);
 		for (struct writer_job *j = batch; j && !(failed && w->sp);
 		     j = j->next) {
-			airi_manifest *m = NULL;
 			if (j->rc)
 				continue;
-			/* the text lives until the job is handed back */
-			rc = airi_manifest_parse_borrow(j->manifest, j->len, &m,
-							&err);
-			if (!rc)
-				rc = airi_store_record(w->s, m, NULL, &err);
+			rc = airi_store_record(w->s, j->parsed, NULL, &err);
 			if (!rc && j->run_key[0])
 				rc = airi_store_bind_key(w->s, j->run_key,
-							 airi_manifest_run_id(m),
-							 &err);
-			airi_manifest_free(m);
+							 &j->run, &err);
 			if (rc && w->sp) {
 				failed = 1;
 				snprintf(why, sizeof(why), "%s", err.message);
@@ -290,8 +365,13 @@ static void record_batch(struct writer *w, struct writer_job *batch)
 						 why);
 				}
 		} else {
+			w->last_err[0] = 0;
 			sign(w);
 		}
+	}
+	for (struct writer_job *j = batch; j; j = j->next) {
+		airi_manifest_free(j->parsed);
+		j->parsed = NULL;
 	}
 	uint64_t us = now_us() - t0;
 	int b = 0;
@@ -311,15 +391,18 @@ static void *run(void *arg)
 	struct writer *w = arg;
 	if (w->sp && spool_runs(w->sp)) {
 		fprintf(stderr, "airi proxy: the spool holds %" PRIu64 " runs: "
-				"delivering them\n",
-			spool_runs(w->sp));
+				"delivering them%s\n",
+			spool_runs(w->sp),
+			w->s ? "" : " when the store is reachable");
 		drain(w, 1);
 	}
 	for (;;) {
 		int idle = 0;
 		pthread_mutex_lock(&w->mu);
 		while (!w->in && !w->stopping) {
-			if (w->pub_runs) { /* wake up to drain the spool */
+			if (w->pub_runs || !w->pub_open) {
+				/* wake up to drain the spool, or to open the
+				 * store */
 				struct timespec t;
 				clock_gettime(CLOCK_REALTIME, &t);
 				t.tv_sec += 1;
@@ -337,10 +420,16 @@ static void *run(void *arg)
 		int stop = w->stopping && !batch;
 		pthread_mutex_unlock(&w->mu);
 		if (stop) {
-			drain(w, 1); /* a last try; what is left stays */
+			/* a last try; what is left stays. A store never opened
+			 * is not tried again: stopping waits for no connect
+			 * timeout */
+			if (w->s)
+				drain(w, 1);
 			break;
 		}
 		if (!batch) {
+			if (idle && !w->s)
+				have_store(w);
 			if (idle)
 				drain(w, 1);
 			continue;
@@ -356,15 +445,32 @@ static void *run(void *arg)
 	return NULL;
 }
 
-struct writer *writer_start(airi_store *s, struct event_base *base,
+struct writer *writer_start(airi_store *s, const char *location,
+			    struct event_base *base,
 			    void (*done)(struct writer_job *job, void *ctx),
 			    void *ctx, airi_key *signer, struct spool *spool,
-			    uint64_t spool_max)
+			    uint64_t spool_max, const char *why)
 {
+	if (!s && (!location || !spool))
+		return NULL;
 	struct writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return NULL;
 	w->s = s;
+	w->pub_open = s != NULL;
+	if (!s) {
+		if (!(w->loc = strdup(location))) {
+			free(w);
+			return NULL;
+		}
+		snprintf(w->last_err, sizeof(w->last_err), "%s",
+			 why && why[0] ? why : "unreachable");
+		memcpy(w->pub_err, w->last_err, sizeof(w->pub_err));
+		/* the caller has just tried */
+		w->attempts = w->pub_attempts = 1;
+		w->backoff = BACKOFF_MIN;
+		w->next_open = now_us() + w->backoff;
+	}
 	w->signer = signer;
 	w->done = done;
 	w->ctx = ctx;
@@ -374,13 +480,15 @@ struct writer *writer_start(airi_store *s, struct event_base *base,
 	w->sp_max = spool_max;
 	w->pub_runs = spool_runs(spool);
 	w->pub_bytes = spool_bytes(spool);
-	w->state = w->pub_state = w->pub_runs ? SP_DRAINING : SP_EMPTY;
+	w->state = w->pub_state = !s ? SP_SPOOLING
+				  : w->pub_runs ? SP_DRAINING : SP_EMPTY;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	w->wake = event_new(base, -1, 0, deliver, w);
 	if (!w->wake || pthread_create(&w->thread, NULL, run, w)) {
 		if (w->wake)
 			event_free(w->wake);
+		free(w->loc);
 		free(w);
 		return NULL;
 	}
@@ -410,6 +518,10 @@ void writer_stats(struct writer *w, struct writer_stats *st)
 	st->spool_runs = w->pub_runs;
 	st->spool_bytes = w->pub_bytes;
 	st->spool_state = w->sp ? state_name[w->pub_state] : NULL;
+	st->store_state = !w->pub_open ? "reconnecting"
+			  : w->pub_state == SP_SPOOLING ? "unavailable" : "ok";
+	st->store_attempts = w->pub_attempts;
+	memcpy(st->store_error, w->pub_err, sizeof(st->store_error));
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -431,6 +543,31 @@ void writer_submit(struct writer *w, struct writer_job *job)
 	pthread_mutex_unlock(&w->mu);
 }
 
+airi_store *writer_take_reader(struct writer *w)
+{
+	if (!w)
+		return NULL;
+	pthread_mutex_lock(&w->mu);
+	airi_store *r = w->reader;
+	w->reader = NULL;
+	pthread_mutex_unlock(&w->mu);
+	return r;
+}
+
+void writer_submit_list(struct writer *w, struct writer_job *jobs)
+{
+	if (!jobs)
+		return;
+	struct writer_job **tail = &jobs->next;
+	while (*tail)
+		tail = &(*tail)->next;
+	pthread_mutex_lock(&w->mu);
+	*w->in_tail = jobs;
+	w->in_tail = tail;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
 void writer_stop(struct writer *w)
 {
 	if (!w)
@@ -442,6 +579,10 @@ void writer_stop(struct writer *w)
 	pthread_join(w->thread, NULL);
 	deliver(-1, 0, w); /* hand back whatever is left */
 	event_free(w->wake);
+	if (w->owns)
+		airi_store_close(w->s);
+	airi_store_close(w->reader);
+	free(w->loc);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
 	free(w);

@@ -139,6 +139,9 @@ start_proxy proxy3.log "$PWD/spool" "$PG"
 p1=$proxy
 port1=$pport
 contains proxy3.log "the spool holds 10 runs"
+# the writer thread delivers it while the proxy starts listening: wait
+i=0
+while ! grep -q "spool drained" proxy3.log && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 contains proxy3.log "spool drained: 10 spooled runs delivered"
 h=$(health $port1)
 [ "$h" = "empty 0 0" ] && ok || fail "health after the restart: $h"
@@ -160,6 +163,9 @@ while [ "$(health $port1 | cut -d' ' -f1-2)" != "empty 0" ] && [ $i -lt 300 ]; d
 done
 h=$(health $port1)
 [ "$h" = "empty 0 0" ] && ok || fail "health after the database is back: $h"
+# (health may say so a moment before the line is written)
+i=0
+while ! grep -q "spool drained: 5" proxy3.log && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 contains proxy3.log "spool drained: 5 spooled runs delivered"
 [ "$(grep -c 'spooling' proxy3.log)" = 1 ] && ok || fail "not one spooling line: $(cat proxy3.log)"
 calls $port1 after 5 >d.out

@@ -1,0 +1,243 @@
+#!/bin/sh
+# startdown.sh - a proxy started while its PostgreSQL store is down: it
+# serves anyway (every call 200 with an identity, the runs spooled on
+# disk), health says it is reconnecting, lookups answer 503 in a JSON
+# error body; when the database comes up the proxy creates the store,
+# delivers the spool and records directly again. A proxy killed with
+# kill -9 while spooling, before the database was ever up, is restarted
+# (still without the database), spools behind what is there, and delivers
+# all of it once the database is back. Afterwards every identity a client
+# received is in the store exactly once, in the order acknowledged, and
+# fsck is clean. Configuration errors (a SQLite store that cannot be
+# opened, a malformed PostgreSQL location, --otel-listen without the
+# store) still stop the proxy at start.
+# Run by run.sh: tests/pg/run.sh startdown AIRI
+. "$(dirname "$0")/lib.sh"
+
+command -v node >/dev/null 2>&1 || { echo "FAIL: node is needed for the fake upstream"; exit 1; }
+# an empty database: the proxy creates the store when it first connects
+PG=$(newdb startdown)
+
+as_server() {
+	if [ -n "$PGRUNAS" ]; then
+		if command -v runuser >/dev/null 2>&1; then
+			runuser -u "$PGRUNAS" -- "$@"
+		else
+			setpriv --reuid="$PGRUNAS" --regid="$(id -g "$PGRUNAS")" --clear-groups -- "$@"
+		fi
+	else
+		"$@"
+	fi
+}
+stop_db() {
+	as_server "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 ||
+		fail "the server did not stop"
+	echo "stopped the database"
+}
+start_db() {
+	sh "$(dirname "$0")/restart.sh" || fail "the server did not restart"
+	echo "started the database"
+}
+
+: >up.out
+node "$srcdir/tests/proxy/fake_upstream.js" 0 >up.out 2>&1 &
+up=$!
+i=0
+while ! grep -q listening up.out && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+uport=$(sed -n 's/listening //p' up.out)
+
+# start_proxy LOG SPOOLDIR [ARGS...]: sets proxy and pport
+start_proxy() {
+	log=$1 dir=$2
+	shift 2
+	for k in 1 2 3 4 5 6; do
+		pport=$(( ($$ * k % 3000) + 47000 + k ))
+		: >"$log"
+		"$airi" proxy --upstream "http://127.0.0.1:$uport" --listen "127.0.0.1:$pport" \
+			--store "$PG" --spool "$dir" "$@" >>"$log" 2>&1 &
+		proxy=$!
+		i=0
+		while ! grep -q "listening on" "$log" && kill -0 $proxy 2>/dev/null && [ $i -lt 100 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		grep -q "listening on" "$log" && return 0
+		kill $proxy 2>/dev/null
+		wait $proxy 2>/dev/null
+	done
+	fail "the proxy did not start: $(cat "$log")"
+	finish
+}
+
+# calls PORT TAG N: N chat completions one after the other; prints
+# "STATUS RUN-ID" for each, in the order they were answered
+calls() {
+	node -e '
+const http = require("http");
+const [port, tag, n] = process.argv.slice(1);
+function one(i) {
+	if (i >= +n) return;
+	const body = JSON.stringify({model: "gpt-x", messages: [{role: "user", content: tag + " " + i}]});
+	const r = http.request({host: "127.0.0.1", port, path: "/v1/chat/completions", method: "POST",
+		headers: {"content-type": "application/json", "authorization": "Bearer sk-secret-startdown"}}, (res) => {
+		let b = "";
+		res.on("data", (d) => b += d);
+		res.on("end", () => {
+			let run = res.headers["airi-run-id"] || "-";
+			let type = "";
+			try { const j = JSON.parse(b); if (j.error) type = " " + j.error.type;
+			      if (j.airi && j.airi.run !== run) run = "mismatch"; } catch (e) {}
+			console.log(res.statusCode + " " + run + type);
+			one(i + 1);
+		});
+	});
+	r.on("error", () => { console.log("0 -"); one(i + 1); });
+	r.end(body);
+}
+one(0);' "$1" "$2" "$3"
+}
+
+# health PORT: "SPOOLSTATE RUNS STORESTATE"
+health() {
+	node -e '
+const http = require("http");
+http.get({host: "127.0.0.1", port: process.argv[1], path: "/airi/v1/health"}, (res) => {
+	let b = ""; res.on("data", (d) => b += d);
+	res.on("end", () => { const h = JSON.parse(b), s = h.spool || {}, st = h.store || {};
+		console.log(s.state + " " + s.runs + " " + st.state); });
+}).on("error", () => console.log("down"));' "$1"
+}
+
+# health_error PORT: the store's last error in health, or "-"
+health_error() {
+	node -e '
+const http = require("http");
+http.get({host: "127.0.0.1", port: process.argv[1], path: "/airi/v1/health"}, (res) => {
+	let b = ""; res.on("data", (d) => b += d);
+	res.on("end", () => console.log((JSON.parse(b).store || {}).error || "-"));
+}).on("error", () => console.log("down"));' "$1"
+}
+
+# lookup PORT ID: "STATUS" and, for an error, its type and whether the
+# body is JSON
+lookup() {
+	node -e '
+const http = require("http");
+http.get({host: "127.0.0.1", port: process.argv[1], path: "/airi/v1/runs/" + process.argv[2]}, (res) => {
+	let b = ""; res.on("data", (d) => b += d);
+	res.on("end", () => { let t = "";
+		try { const j = JSON.parse(b); if (j.error) t = " " + j.error.type; } catch (e) { t = " not-json"; }
+		console.log(res.statusCode + t); });
+}).on("error", () => console.log("down"));' "$1" "$2"
+}
+
+# wait_health PORT PREFIX: until health starts with PREFIX (30 s at most)
+wait_health() {
+	i=0
+	while :; do
+		case $(health "$1") in "$2"*) return 0 ;; esac
+		[ $i -lt 300 ] || return 1
+		sleep 0.1
+		i=$((i + 1))
+	done
+}
+
+# wait_log FILE TEXT: until FILE has TEXT (10 s at most); the writer
+# thread writes its lines while the proxy serves
+wait_log() {
+	i=0
+	while ! grep -q -e "$2" "$1" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	contains "$1" "$2"
+}
+
+# all_ok FILE N: N lines, each 200 with an identity
+all_ok() {
+	n=$(grep -c '^200 sha256:[0-9a-f]\{64\}$' "$1")
+	[ "$n" = "$2" ] && ok || fail "$1: $n of $2 calls answered 200 with an identity: $(grep -v '^200 sha256' "$1" | head -3)"
+}
+
+stop_db
+
+# -- configuration errors stop the proxy at start, whatever the database
+: >afile
+expect 2 timeout 30 "$airi" proxy --upstream "http://127.0.0.1:$uport" --listen 127.0.0.1:1 \
+	--store "$PWD/afile/airi.db" --spool "$PWD/sp0"
+contains err "airi: "
+expect 2 timeout 30 "$airi" proxy --upstream "http://127.0.0.1:$uport" --listen 127.0.0.1:1 \
+	--store "postgresql://%zz/x" --spool "$PWD/sp0"
+contains err "invalid PostgreSQL location"
+expect 2 timeout 30 "$airi" proxy --upstream "http://127.0.0.1:$uport" --listen 127.0.0.1:1 \
+	--store "$PG&sslmode=bogus" --spool "$PWD/sp0"
+contains err "invalid sslmode"
+expect 2 timeout 30 "$airi" proxy --upstream "http://127.0.0.1:$uport" --listen 127.0.0.1:1 \
+	--store "$PG" --spool "$PWD/sp0" --otel-listen 127.0.0.1:2
+contains err "cannot start without the store: --otel-listen"
+
+# -- started with the database down
+start_proxy p1.log "$PWD/spool"
+p1=$proxy
+port1=$pport
+contains p1.log "store unreachable (.*cannot connect.*): serving anyway, spooling runs and reconnecting"
+h=$(health $port1)
+[ "$h" = "spooling 0 reconnecting" ] && ok || fail "health at start: $h"
+calls $port1 down 8 >a.out
+all_ok a.out 8
+h=$(health $port1)
+[ "$h" = "spooling 8 reconnecting" ] && ok || fail "health with 8 runs spooled: $h"
+case $(health_error $port1) in *"cannot connect"*) ok ;; *) fail "no reason in health: $(health_error $port1)" ;; esac
+first=$(sed -n '1s/^200 //p' a.out)
+[ "$(lookup $port1 "$first")" = "503 airi_store_unavailable" ] && ok ||
+	fail "a lookup while the store is down: $(lookup $port1 "$first")"
+[ -s spool/spool ] && ok || fail "no spool file"
+grep -q 'sk-secret\|Bearer' spool/spool && fail "a secret in the spool" || ok
+
+start_db
+wait_health $port1 "empty 0 ok" && ok || fail "health after the database came up: $(health $port1)"
+wait_log p1.log "store connected"
+wait_log p1.log "spool drained: 8 spooled runs delivered"
+[ "$(health_error $port1)" = - ] && ok || fail "an error in health after delivery: $(health_error $port1)"
+[ "$(lookup $port1 "$first")" = 200 ] && ok || fail "a lookup after delivery: $(lookup $port1 "$first")"
+calls $port1 up 4 >b.out
+all_ok b.out 4
+[ "$(pgq startdown "SELECT count(*) FROM runs")" = 12 ] && ok || fail "not 12 runs after delivery"
+kill $p1
+wait $p1 2>/dev/null
+
+# -- kill -9 while spooling, the database never up in between
+stop_db
+start_proxy p2.log "$PWD/spool"
+p2=$proxy
+calls $pport killed 5 >c.out
+all_ok c.out 5
+kill -9 $p2
+wait $p2 2>/dev/null
+start_proxy p3.log "$PWD/spool"
+p3=$proxy
+port3=$pport
+wait_log p3.log "the spool holds 5 runs: delivering them when the store is reachable"
+calls $port3 again 3 >d.out
+all_ok d.out 3
+h=$(health $port3)
+[ "$h" = "spooling 8 reconnecting" ] && ok || fail "health after the restart: $h"
+start_db
+wait_health $port3 "empty 0 ok" && ok || fail "health after the database came up again: $(health $port3)"
+wait_log p3.log "spool drained: 8 spooled runs delivered"
+calls $port3 after 2 >e.out
+all_ok e.out 2
+kill $p3
+wait $p3 2>/dev/null
+
+# -- every identity once, in the order acknowledged
+cat a.out b.out c.out d.out e.out | sed -n 's/^200 sha256:\([0-9a-f]*\)$/\1/p' >acked
+[ "$(sort -u acked | wc -l)" = 22 ] && ok || fail "$(sort -u acked | wc -l) distinct identities, not 22"
+pgq startdown "SELECT encode(run, 'hex') FROM log_leaves ORDER BY idx" >logged
+cmp -s acked logged && ok || { fail "the log's order is not the order acknowledged"; diff acked logged | head; }
+got=$(pgq startdown "SELECT count(*) = count(DISTINCT id) AND count(*) = 22 FROM runs")
+[ "$got" = t ] && ok || fail "the runs are not 22 distinct ones"
+expect 0 "$airi" log --store "$PG" --json
+sed -n 's/.*"run":"sha256:\([0-9a-f]*\)".*/\1/p' out | sort >ids.all
+sort acked | cmp -s - ids.all && ok || fail "airi log does not list exactly the acknowledged runs"
+expect 0 "$airi" fsck --store "$PG" && contains out ", 0 problems"
+kill $up
+wait $up 2>/dev/null
+finish
