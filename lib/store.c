@@ -302,6 +302,17 @@ static int pend_flush(airi_store *s, airi_error *err)
 	if (!s->npend)
 		return 0;
 	qsort(s->pend, s->npend, sizeof(*s->pend), pend_cmp);
+	/* the same object twice (two digests shared a slot of the known
+	 * table): once */
+	size_t k = 0;
+	for (size_t i = 0; i < s->npend; i++) {
+		if (k && !pend_cmp(&s->pend[k - 1], &s->pend[i])) {
+			free(s->pend[i].body);
+			continue;
+		}
+		s->pend[k++] = s->pend[i];
+	}
+	s->npend = k;
 	if (s->ops->put_objects)
 		rc = s->ops->put_objects(s->impl, s->pend, s->npend, err);
 	else
@@ -316,7 +327,7 @@ static int pend_flush(airi_store *s, airi_error *err)
 static int put_bytes(airi_store *s, const airi_digest *d, const char *p,
 		     size_t n, airi_error *err)
 {
-	if (!s->in_tx)
+	if (!s->in_tx && !s->buffering)
 		return s->ops->put_object(s->impl, d, p, n, err);
 	if (s->npend == s->pend_cap) {
 		size_t cap = s->pend_cap ? s->pend_cap * 2 : 1024;
@@ -455,6 +466,50 @@ int airi_store_record(airi_store *s, const airi_manifest *m, int *created,
 	return airi__store_record_at(s, m, -1, created, err);
 }
 
+/* The row of a run (strings kept in the struct, valid while it lives) */
+struct run_rec {
+	struct airi__run_row row;
+	struct airi__facts facts;
+	char *model, *resolved;
+	char summary[128];
+};
+
+static void run_rec_init(struct run_rec *r, const airi_manifest *m,
+			 int64_t recorded_ms)
+{
+	const char *name, *res;
+	size_t nl, rl, sn;
+	int64_t t;
+	memset(r, 0, sizeof(*r));
+	r->row.run = *airi_manifest_run_id(m);
+	r->row.conditions = *airi_manifest_conditions_id(m);
+	r->row.recorded_ms = recorded_ms >= 0 ? recorded_ms : now_ms();
+	r->row.time_ms = r->row.recorded_ms;
+	const airi_value *start = airi_value_get(airi_manifest_meta(m), "start");
+	if (!start)
+		start = airi_value_get(airi_manifest_meta(m), "started_at");
+	const char *ss = airi_value_string(start, &sn);
+	if (ss && airi__rfc3339_parse(ss, sn, &t) == 0)
+		r->row.time_ms = t;
+	airi__manifest_model(m, &name, &nl, &res, &rl);
+	if (name)
+		r->model = strndup(name, nl);
+	if (res)
+		r->resolved = strndup(res, rl);
+	r->row.model = r->model;
+	r->row.resolved = r->resolved;
+	airi__output_summary(m, r->summary, sizeof(r->summary));
+	r->row.summary = r->summary;
+	airi__run_facts(m, &r->facts);
+	r->row.facts = &r->facts;
+}
+
+static void run_rec_release(struct run_rec *r)
+{
+	free(r->model);
+	free(r->resolved);
+}
+
 int airi__store_record_at(airi_store *s, const airi_manifest *m,
 			  int64_t recorded_ms, int *created, airi_error *err)
 {
@@ -471,46 +526,17 @@ int airi__store_record_at(airi_store *s, const airi_manifest *m,
 		if ((rc = s->ops->begin(s->impl, err)))
 			return rc;
 	}
-	struct airi__run_row row;
-	const char *name, *res;
-	size_t nl, rl;
-	char *mname = NULL, *mres = NULL;
-	char summary[128];
-	memset(&row, 0, sizeof(row));
-	row.run = *airi_manifest_run_id(m);
-	row.conditions = *airi_manifest_conditions_id(m);
-	row.recorded_ms = recorded_ms >= 0 ? recorded_ms : now_ms();
-	row.time_ms = row.recorded_ms;
-	const airi_value *start = airi_value_get(airi_manifest_meta(m), "start");
-	if (!start)
-		start = airi_value_get(airi_manifest_meta(m), "started_at");
-	size_t sn;
-	const char *ss = airi_value_string(start, &sn);
-	int64_t t;
-	if (ss && airi__rfc3339_parse(ss, sn, &t) == 0)
-		row.time_ms = t;
-	airi__manifest_model(m, &name, &nl, &res, &rl);
-	if (name)
-		mname = strndup(name, nl);
-	if (res)
-		mres = strndup(res, rl);
-	row.model = mname;
-	row.resolved = mres;
-	airi__output_summary(m, summary, sizeof(summary));
-	row.summary = summary;
-	struct airi__facts facts;
-	airi__run_facts(m, &facts);
-	row.facts = &facts;
-	rc = airi__log_next(s, &row.log_index, err);
+	struct run_rec rec;
+	run_rec_init(&rec, m, recorded_ms);
+	rc = airi__log_next(s, &rec.row.log_index, err);
 	if (!rc)
-		rc = s->ops->put_run(s->impl, &row, &made, err);
+		rc = s->ops->put_run(s->impl, &rec.row, &made, err);
 	if (!rc && made)
 		rc = record_objects(s, m, err);
 	if (!rc && made)
-		rc = airi__log_append(s, row.log_index, &row.run, row.recorded_ms,
-				      err);
-	free(mname);
-	free(mres);
+		rc = airi__log_append(s, rec.row.log_index, &rec.row.run,
+				      rec.row.recorded_ms, err);
+	run_rec_release(&rec);
 	if (own_tx) {
 		if (!rc)
 			rc = s->ops->commit(s->impl, err);
@@ -522,6 +548,173 @@ int airi__store_record_at(airi_store *s, const airi_manifest *m,
 	}
 	if (!rc && created)
 		*created = made;
+	return rc;
+}
+
+/* one at a time, for backends without put_runs */
+static int record_loop(airi_store *s, airi_manifest *const *m, size_t n,
+		       int64_t recorded_ms, int *created, airi_error *err)
+{
+	int rc = 0, own = !s->in_tx;
+	if (own && (rc = airi_store_begin(s, err)))
+		return rc;
+	for (size_t i = 0; i < n && !rc; i++)
+		rc = airi__store_record_at(s, m[i], recorded_ms,
+					   created ? &created[i] : NULL, err);
+	if (own) {
+		if (!rc)
+			rc = airi_store_commit(s, err);
+		else
+			airi_store_rollback(s);
+	}
+	return rc;
+}
+
+/* The perfect subtrees left of index `first` that appending there hashes
+ * with (for each set bit l of first, the node (l, (first >> l) - 1)),
+ * read at once into the transaction's frontier instead of one at a time
+ * by the appends. A failure only leaves them to be read one at a time. */
+static void prefetch_frontier(airi_store *s, uint64_t first)
+{
+	int level[64];
+	uint64_t index[64];
+	unsigned char out[64][AIRI_HASH_SIZE];
+	size_t n = 0;
+	if (!s->ops->nodes_get || !s->in_tx)
+		return;
+	for (int l = 0; l < 64 && (first >> l); l++) {
+		uint64_t want = (first >> l) - 1;
+		if (!((first >> l) & 1) ||
+		    (s->frontier[l].valid && s->frontier[l].index == want))
+			continue;
+		level[n] = l;
+		index[n++] = want;
+	}
+	if (!n || s->ops->nodes_get(s->impl, n, level, index, out, NULL))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		s->frontier[level[i]].index = index[i];
+		s->frontier[level[i]].valid = 1;
+		memcpy(s->frontier[level[i]].hash, out[i], AIRI_HASH_SIZE);
+	}
+}
+
+static int rec_cmp(const void *a, const void *b)
+{
+	const struct run_rec *x = *(struct run_rec *const *)a;
+	const struct run_rec *y = *(struct run_rec *const *)b;
+	int c = memcmp(x->row.run.bytes, y->row.run.bytes, AIRI_DIGEST_SIZE);
+	/* the first of equal runs first (records are in one array) */
+	return c ? c : (x < y ? -1 : x > y);
+}
+
+/*
+ * A batch: every row is made and every object canonicalized first, with
+ * no lock held; the objects are written (outside a transaction: in one
+ * of their own, before the store's write lock is taken); then, in the
+ * locked transaction, one statement tells which runs are new and inserts
+ * them, and the new runs are appended to the log in input order. The
+ * objects of runs that turn out to be stored already are written again,
+ * which changes nothing (they are content-addressed). A crash between
+ * the two transactions leaves objects that no run names: the next record
+ * of those runs writes them again.
+ */
+int airi__store_record_many(airi_store *s, airi_manifest *const *m, size_t n,
+			    int64_t recorded_ms, int *created, airi_error *err)
+{
+	if (!n)
+		return 0;
+	if (recorded_ms < 0)
+		recorded_ms = now_ms();
+	if (!s->ops->put_runs)
+		return record_loop(s, m, n, recorded_ms, created, err);
+	int rc = 0, own = !s->in_tx;
+	struct run_rec *rec = calloc(n, sizeof(*rec));
+	struct run_rec **order = calloc(n, sizeof(*order));
+	struct airi__run_row *rows = calloc(n, sizeof(*rows));
+	int *made = calloc(n, sizeof(*made));
+	size_t *slot = calloc(n, sizeof(*slot)); /* rec i -> rows[slot[i]] */
+	unsigned char *dup = calloc(n, 1);
+	size_t k = 0;
+	uint64_t first = 0;
+	if (!rec || !order || !rows || !made || !slot || !dup) {
+		rc = airi__err(err, AIRI_ENOMEM, "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		run_rec_init(&rec[i], m[i], recorded_ms);
+		order[i] = &rec[i];
+	}
+	/* a run given twice is recorded once, at its first place */
+	qsort(order, n, sizeof(*order), rec_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (airi_digest_equal(&order[i]->row.run, &order[i - 1]->row.run))
+			dup[order[i] - rec] = 1;
+	s->buffering = 1;
+	for (size_t i = 0; i < n && !rc; i++) {
+		if (dup[i])
+			continue;
+		slot[i] = k;
+		rows[k++] = rec[i].row;
+		rc = record_objects(s, m[i], err);
+	}
+	s->buffering = 0;
+	if (own) {
+		if (!rc)
+			rc = pend_flush(s, err); /* objects, unlocked */
+		if (rc) {
+			pend_drop(s);
+			known_clear(s);
+			goto done;
+		}
+		if ((rc = airi_store_begin(s, err)))
+			goto done;
+	}
+	if (!rc)
+		rc = airi__log_next(s, &first, err);
+	if (!rc)
+		rc = s->ops->put_runs(s->impl, rows, k, first, made, err);
+	for (size_t j = 0; j < k && !rc; j++)
+		if (made[j]) {
+			prefetch_frontier(s, rows[j].log_index);
+			break;
+		}
+	for (size_t j = 0; j < k && !rc; j++)
+		if (made[j])
+			rc = airi__log_append(s, rows[j].log_index, &rows[j].run,
+					      rows[j].recorded_ms, err);
+	if (own) {
+		if (!rc)
+			rc = airi_store_commit(s, err);
+		else
+			airi_store_rollback(s);
+	}
+	if (!rc && created)
+		for (size_t i = 0; i < n; i++)
+			created[i] = dup[i] ? 0 : made[slot[i]];
+	/* The objects' own transaction is made durable by the commit of a
+	 * run that names them (the WAL is flushed in order, store_pg.c). A
+	 * commit that created no run flushes nothing, so those objects may
+	 * still be lost in a crash: forget that they were written. */
+	if (own && !rc) {
+		int any = 0;
+		for (size_t j = 0; j < k; j++)
+			any |= made[j];
+		if (!any)
+			known_clear(s);
+	}
+done:
+	if (rc && own)
+		known_clear(s); /* objects written early may be lost */
+	if (rec)
+		for (size_t i = 0; i < n; i++)
+			run_rec_release(&rec[i]);
+	free(rec);
+	free(order);
+	free(rows);
+	free(made);
+	free(slot);
+	free(dup);
 	return rc;
 }
 

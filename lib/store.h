@@ -128,6 +128,13 @@ struct airi__store_ops {
 	 * each; used inside transactions */
 	int (*put_objects)(void *impl, const struct pending_obj *objs, size_t n,
 			   airi_error *err);
+	/* optional: many run rows at once, inside a transaction, as put_run
+	 * each: the rows (of distinct runs) whose run is not stored yet are
+	 * inserted, the k-th of them in input order with log_index first + k
+	 * (set in rows[i].log_index); created[i] says which. Without it
+	 * airi__store_record_many() records one run at a time. */
+	int (*put_runs)(void *impl, struct airi__run_row *rows, size_t n,
+			uint64_t first, int *created, airi_error *err);
 };
 
 struct airi_store {
@@ -153,6 +160,9 @@ struct airi_store {
 		size_t n;
 	} *pend;
 	size_t npend, pend_cap, pend_bytes;
+	/* objects are buffered outside a transaction too (a batch being
+	 * prepared by airi__store_record_many) */
+	int buffering;
 };
 
 /* Forgets the cached log state (at transaction boundaries). */
@@ -200,6 +210,20 @@ int airi__store_migrate(const char *location, int target, int *from,
  * source's); recorded_ms < 0: now. */
 int airi__store_record_at(airi_store *s, const airi_manifest *m,
 			  int64_t recorded_ms, int *created, airi_error *err);
+
+/* Records n manifests, each as airi__store_record_at() (recorded_ms < 0:
+ * now, one time for the whole batch), in one transaction of its own or,
+ * when one is open, in the caller's. created: NULL or n entries, 1 for
+ * each manifest whose run was new (a run given twice is new once).
+ * With a backend that has put_runs the batch costs a few statements: its
+ * objects are written first (content-addressed, so writing them early is
+ * harmless; in a transaction of their own when the caller has none, so
+ * that they are not written under the store's write lock), then all run
+ * rows at once, then the log entries of the new ones. On failure nothing
+ * of the batch is recorded (objects may remain: unreferenced and
+ * harmless) and an open transaction must be rolled back. */
+int airi__store_record_many(airi_store *s, airi_manifest *const *m, size_t n,
+			    int64_t recorded_ms, int *created, airi_error *err);
 
 /* Copies the runs a filter selects (NULL: all) from src to dst: each
  * run's objects and row (rebuilt and checked against its ID first),

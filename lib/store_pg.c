@@ -41,6 +41,14 @@
  * lock. Writes outside a transaction (objects, labels, settings) are
  * single idempotent statements that never touch the log.
  *
+ * Batches (airi__store_record_many, `record --jsonl`): the objects of a
+ * batch are written first, outside the lock, in a transaction of their
+ * own with synchronous_commit off (pg_put_objects says why that is
+ * durable enough); then, under the lock, one statement inserts the run
+ * rows that are new with consecutive log indexes (pg_put_runs), and the
+ * log leaves, log nodes and COMMIT go to the server in one pipeline. The
+ * lock is held for a few round trips per batch, whatever its size.
+ *
  * Statements are prepared once per connection; parameters are passed out
  * of line (bytea in binary, everything else as text) and results come
  * back in binary. Iterations (runs, objects, cohort scans, listings) page
@@ -91,6 +99,8 @@ enum {
 	ST_PUT_OBJS,
 	ST_PUT_LEAVES,
 	ST_PUT_NODES,
+	ST_PUT_RUNS,
+	ST_PUT_OBJS_NEW,
 	ST_COUNT
 };
 
@@ -157,6 +167,28 @@ static const char *const stmt_sql[ST_COUNT] = {
 	"INSERT INTO log_nodes(id, hash) SELECT i, h FROM "
 	"unnest($1::int8[], $2::bytea[]) AS t(i, h) ON CONFLICT (id) DO UPDATE "
 	"SET hash = excluded.hash",
+	/* the new runs of a batch (under the lock: nobody else inserts),
+	 * their log indexes $23, $23 + 1, ... in input order. OFFSET 0 keeps
+	 * NOT EXISTS a probe of runs_id_key per row: as an anti join the
+	 * planner would hash a sequential scan of all runs for a batch */
+	"INSERT INTO runs(id, conditions, recorded_ms, time_ms, model, resolved, "
+	"summary, log_idx, " FACT_COLS ") SELECT c1, c2, c3, c4, c5, c6, c7, "
+	"$23::int8 + row_number() OVER (ORDER BY o) - 1, c9, c10, c11, c12, c13, "
+	"c14, c15, c16, c17, c18, c19, c20, c21, c22, c23 FROM "
+	"unnest($1::bytea[], $2::bytea[], $3::int8[], $4::int8[], $5::text[], "
+	"$6::text[], $7::text[], $8::bytea[], $9::bytea[], $10::bytea[], "
+	"$11::bytea[], $12::bytea[], $13::bytea[], $14::bytea[], $15::bytea[], "
+	"$16::int8[], $17::int8[], $18::text[], $19::int8[], $20::int8[], "
+	"$21::int8[], $22::int8[]) WITH ORDINALITY AS t(c1, c2, c3, c4, c5, c6, "
+	"c7, c9, c10, c11, c12, c13, c14, c15, c16, c17, c18, c19, c20, c21, "
+	"c22, c23, o) WHERE NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = t.c1 "
+	"OFFSET 0) ORDER BY o RETURNING id, log_idx",
+	/* objects without ON CONFLICT's speculative insertion (cheaper):
+	 * those not stored yet; one that another transaction is inserting
+	 * at the same moment fails the statement (see pg_put_objects) */
+	"INSERT INTO objects(digest, body) SELECT d, b FROM "
+	"unnest($1::bytea[], $2::bytea[]) AS t(d, b) WHERE NOT EXISTS "
+	"(SELECT 1 FROM objects o WHERE o.digest = t.d OFFSET 0)",
 };
 
 /* the schema, one step per version: steps[v - 1] makes version v */
@@ -204,13 +236,17 @@ typedef struct pg {
 	PGconn *conn;
 	char *where;       /* the location, password replaced by *** */
 	char *secret[4];   /* password texts to scrub from messages */
-	char lock_sql[96]; /* BEGIN and the store's advisory lock */
-	int32_t lock_key;  /* the lock's second key: the schema's hash */
+	char lock_sql[160]; /* BEGIN, the advisory lock, the log's size */
+	int32_t lock_key;   /* the lock's second key: the schema's hash */
 	int in_tx;
 	int readonly;
+	/* the log's size read when the transaction began, until an append */
+	int tx_size_ok;
+	int64_t tx_size;
+	char last_state[6]; /* the SQLSTATE of the last failed statement */
 	/* inside a transaction, log leaves and nodes wait here and are
 	 * written with one statement each, before anything else is read and
-	 * at the commit (only put_object, put_run and has_run pass them) */
+	 * at the commit (only object and run writes and has_run pass them) */
 	struct pleaf {
 		int64_t idx;
 		airi_digest run;
@@ -592,6 +628,7 @@ static int g_copy(const PGresult *r, int row, int col, char **out,
 /* one-dimensional arrays in PostgreSQL's binary form (array_recv) */
 #define BYTEAOID 17
 #define INT8OID 20
+#define TEXTOID 25
 
 static void be32(airi__buf *b, uint32_t v)
 {
@@ -603,7 +640,7 @@ static void be32(airi__buf *b, uint32_t v)
 static void arr_begin(airi__buf *b, uint32_t elemtype, size_t n)
 {
 	be32(b, 1); /* dimensions */
-	be32(b, 0); /* no NULLs */
+	be32(b, 0); /* the NULLs flag (the server looks at the elements) */
 	be32(b, elemtype);
 	be32(b, (uint32_t)n);
 	be32(b, 1); /* lower bound */
@@ -620,6 +657,29 @@ static void arr_int8(airi__buf *b, int64_t v)
 	be32(b, 8);
 	be32(b, (uint32_t)((uint64_t)v >> 32));
 	be32(b, (uint32_t)v);
+}
+
+static void arr_null(airi__buf *b)
+{
+	be32(b, 0xFFFFFFFFu); /* length -1 */
+}
+
+/* NULL text is NULL */
+static void arr_text(airi__buf *b, const char *s)
+{
+	if (s)
+		arr_bytes(b, s, strlen(s));
+	else
+		arr_null(b);
+}
+
+/* x < 0 is NULL (the facts' "unknown") */
+static void arr_int8_or_null(airi__buf *b, int64_t x)
+{
+	if (x >= 0)
+		arr_int8(b, x);
+	else
+		arr_null(b);
 }
 
 /* ---- connection --------------------------------------------------------- */
@@ -692,8 +752,9 @@ static int session_setup(pg *q, airi_error *err)
 	}
 	q->lock_key = (int32_t)fnv1a(PQgetvalue(r, 0, 0));
 	snprintf(q->lock_sql, sizeof(q->lock_sql),
-		 "BEGIN; SELECT pg_advisory_xact_lock(%d, %d)", LOCK_CLASS,
-		 q->lock_key);
+		 "BEGIN; SELECT pg_advisory_xact_lock(%d, %d); "
+		 "SELECT coalesce(max(idx) + 1, 0) FROM log_leaves",
+		 LOCK_CLASS, q->lock_key);
 	PQclear(r);
 	if (q->readonly &&
 	    (rc = simple(q, "SET default_transaction_read_only = on", NULL,
@@ -760,6 +821,8 @@ static int check_result(pg *q, PGresult *r, PGresult **out, const char *what,
 			PQclear(r);
 		return 0;
 	}
+	const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+	snprintf(q->last_state, sizeof(q->last_state), "%s", state ? state : "");
 	int rc = pg_fail(q, err, what, r);
 	PQclear(r);
 	return rc;
@@ -795,15 +858,20 @@ static int run_raw(pg *q, int st, struct prm *p, PGresult **out,
 	}
 }
 
-/* Writes the log leaves and nodes waiting in the transaction. */
-static int flush_log(pg *q, airi_error *err)
+/* The parameters of the statements that write the log leaves and nodes
+ * waiting in the transaction (0: none waits), in bufs a[0..2] and b[0..1]
+ * that the caller releases. */
+static int log_params(pg *q, airi__buf a[3], struct prm *pl, airi__buf b[2],
+		      struct prm *pn)
 {
-	int rc = 0;
+	int failed = 0;
+	for (int k = 0; k < 3; k++)
+		airi__buf_init(&a[k]);
+	for (int k = 0; k < 2; k++)
+		airi__buf_init(&b[k]);
+	prm_init(pl);
+	prm_init(pn);
 	if (q->nleaves) {
-		airi__buf a[3];
-		struct prm p;
-		for (int k = 0; k < 3; k++)
-			airi__buf_init(&a[k]);
 		arr_begin(&a[0], INT8OID, q->nleaves);
 		arr_begin(&a[1], BYTEAOID, q->nleaves);
 		arr_begin(&a[2], BYTEAOID, q->nleaves);
@@ -812,44 +880,147 @@ static int flush_log(pg *q, airi_error *err)
 			arr_bytes(&a[1], q->leaves[i].run.bytes, AIRI_DIGEST_SIZE);
 			arr_bytes(&a[2], q->leaves[i].entry, q->leaves[i].n);
 		}
-		prm_init(&p);
-		for (int k = 0; k < 3; k++)
-			p_bytes(&p, a[k].p, a[k].n);
-		if (a[0].failed || a[1].failed || a[2].failed)
-			rc = airi__err(err, AIRI_ENOMEM, "out of memory");
-		else
-			rc = run_raw(q, ST_PUT_LEAVES, &p, NULL,
-				     "cannot append to the log", err);
-		prm_free(&p);
-		for (int k = 0; k < 3; k++)
-			airi__buf_release(&a[k]);
-		q->nleaves = 0;
-	}
-	if (!rc && q->nnodes) {
-		airi__buf a[2];
-		struct prm p;
-		for (int k = 0; k < 2; k++)
-			airi__buf_init(&a[k]);
-		arr_begin(&a[0], INT8OID, q->nnodes);
-		arr_begin(&a[1], BYTEAOID, q->nnodes);
-		for (size_t i = 0; i < q->nnodes; i++) {
-			arr_int8(&a[0], q->nodes[i].id);
-			arr_bytes(&a[1], q->nodes[i].hash, AIRI_HASH_SIZE);
+		for (int k = 0; k < 3; k++) {
+			p_bytes(pl, a[k].p, a[k].n);
+			failed |= a[k].failed;
 		}
-		prm_init(&p);
-		for (int k = 0; k < 2; k++)
-			p_bytes(&p, a[k].p, a[k].n);
-		if (a[0].failed || a[1].failed)
-			rc = airi__err(err, AIRI_ENOMEM, "out of memory");
-		else
-			rc = run_raw(q, ST_PUT_NODES, &p, NULL,
-				     "cannot write the log", err);
-		prm_free(&p);
-		for (int k = 0; k < 2; k++)
-			airi__buf_release(&a[k]);
-		q->nnodes = 0;
 	}
+	if (q->nnodes) {
+		arr_begin(&b[0], INT8OID, q->nnodes);
+		arr_begin(&b[1], BYTEAOID, q->nnodes);
+		for (size_t i = 0; i < q->nnodes; i++) {
+			arr_int8(&b[0], q->nodes[i].id);
+			arr_bytes(&b[1], q->nodes[i].hash, AIRI_HASH_SIZE);
+		}
+		for (int k = 0; k < 2; k++) {
+			p_bytes(pn, b[k].p, b[k].n);
+			failed |= b[k].failed;
+		}
+	}
+	return failed || pl->failed || pn->failed ? AIRI_ENOMEM : 0;
+}
+
+static void log_params_release(airi__buf a[3], struct prm *pl, airi__buf b[2],
+			       struct prm *pn)
+{
+	for (int k = 0; k < 3; k++)
+		airi__buf_release(&a[k]);
+	for (int k = 0; k < 2; k++)
+		airi__buf_release(&b[k]);
+	prm_free(pl);
+	prm_free(pn);
+}
+
+/* Writes the log leaves and nodes waiting in the transaction. */
+static int flush_log(pg *q, airi_error *err)
+{
+	airi__buf a[3], b[2];
+	struct prm pl, pn;
+	int rc = 0;
+	if (!q->nleaves && !q->nnodes)
+		return 0;
+	if (log_params(q, a, &pl, b, &pn))
+		rc = airi__err(err, AIRI_ENOMEM, "out of memory");
+	if (!rc && q->nleaves)
+		rc = run_raw(q, ST_PUT_LEAVES, &pl, NULL,
+			     "cannot append to the log", err);
+	if (!rc && q->nnodes)
+		rc = run_raw(q, ST_PUT_NODES, &pn, NULL, "cannot write the log",
+			     err);
+	log_params_release(a, &pl, b, &pn);
 	q->nleaves = q->nnodes = 0;
+	return rc;
+}
+
+/* COMMIT's answer: "ROLLBACK" when the transaction had failed */
+static int commit_result(pg *q, PGresult *r, airi_error *err)
+{
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return pg_fail(q, err, "cannot commit", r);
+	if (strcmp(PQcmdStatus(r), "COMMIT"))
+		return airi__err(err, AIRI_ESTORE,
+				 "store %s: the transaction failed and was "
+				 "rolled back",
+				 q->where);
+	return 0;
+}
+
+/*
+ * The waiting log leaves and nodes and the COMMIT, sent together in one
+ * pipeline (libpq pipeline mode): one round trip instead of three while
+ * the store's lock is held. The server runs them in order and skips what
+ * follows a failure, so the COMMIT only happens when both writes did.
+ */
+static int commit_pipelined(pg *q, airi_error *err)
+{
+	airi__buf a[3], b[2];
+	struct prm pl, pn;
+	const char *what[3];
+	int rc = 0, queued = 0, got = 0, nulls = 0, ok = 1;
+	char lname[16], nname[16];
+	snprintf(lname, sizeof(lname), "airi_%d", ST_PUT_LEAVES);
+	snprintf(nname, sizeof(nname), "airi_%d", ST_PUT_NODES);
+	if (log_params(q, a, &pl, b, &pn)) {
+		log_params_release(a, &pl, b, &pn);
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	}
+	prm_fix(&pl);
+	prm_fix(&pn);
+	if (PQenterPipelineMode(q->conn) != 1) {
+		log_params_release(a, &pl, b, &pn);
+		return pg_fail(q, err, "cannot commit", NULL);
+	}
+	/* queued in order, and nothing after a query that could not be: the
+	 * COMMIT only when both writes are queued */
+	if (q->nleaves) {
+		ok = PQsendQueryPrepared(q->conn, lname, pl.n, pl.v, pl.len,
+					 pl.fmt, 1);
+		if (ok)
+			what[queued++] = "cannot append to the log";
+	}
+	if (ok && q->nnodes) {
+		ok = PQsendQueryPrepared(q->conn, nname, pn.n, pn.v, pn.len,
+					 pn.fmt, 1);
+		if (ok)
+			what[queued++] = "cannot write the log";
+	}
+	if (ok) {
+		ok = PQsendQueryParams(q->conn, "COMMIT", 0, NULL, NULL, NULL,
+				       NULL, 0);
+		if (ok)
+			what[queued++] = NULL;
+	}
+	PQpipelineSync(q->conn); /* fails only with the connection */
+	log_params_release(a, &pl, b, &pn);
+	q->nleaves = q->nnodes = 0;
+	/* one result per queued query, NULL after each, then the sync */
+	for (;;) {
+		PGresult *r = PQgetResult(q->conn);
+		if (!r) {
+			if (PQstatus(q->conn) == CONNECTION_BAD ||
+			    ++nulls > queued + 1)
+				break;
+			continue;
+		}
+		nulls = 0;
+		ExecStatusType st = PQresultStatus(r);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(r);
+			break;
+		}
+		if (got < queued && !rc) {
+			if (!what[got])
+				rc = commit_result(q, r, err);
+			else if (st != PGRES_COMMAND_OK)
+				rc = pg_fail(q, err, what[got], r);
+		}
+		got++;
+		PQclear(r);
+	}
+	if (!rc && (!ok || got < queued))
+		rc = pg_fail(q, err, "cannot commit", NULL);
+	if (PQexitPipelineMode(q->conn) != 1 && !rc)
+		rc = pg_fail(q, err, "cannot commit", NULL);
 	return rc;
 }
 
@@ -859,8 +1030,10 @@ static int run(pg *q, int st, struct prm *p, PGresult **out, const char *what,
 	       airi_error *err)
 {
 	int rc;
-	if (st != ST_PUT_OBJ && st != ST_PUT_OBJS && st != ST_PUT_RUN &&
-	    st != ST_HAS_RUN && (rc = flush_log(q, err)))
+	if (st != ST_PUT_OBJ && st != ST_PUT_OBJS && st != ST_PUT_OBJS_NEW &&
+	    st != ST_PUT_RUN &&
+	    st != ST_HAS_RUN && st != ST_PUT_RUNS &&
+	    (rc = flush_log(q, err)))
 		return rc;
 	return run_raw(q, st, p, out, what, err);
 }
@@ -1092,13 +1265,18 @@ static int pg_begin(void *impl, airi_error *err)
 	int rc;
 	if ((rc = ensure(q, err)))
 		return rc;
-	/* the store's write lock, held until COMMIT or ROLLBACK */
-	if ((rc = simple(q, q->lock_sql, NULL, "cannot begin a transaction",
+	/* the store's write lock, held until COMMIT or ROLLBACK, and the
+	 * log's size under it (every writer asks next), in one round trip */
+	PGresult *r = NULL;
+	if ((rc = simple(q, q->lock_sql, &r, "cannot begin a transaction",
 			 err))) {
 		if (PQtransactionStatus(q->conn) != PQTRANS_IDLE)
 			PQclear(PQexec(q->conn, "ROLLBACK"));
 		return rc;
 	}
+	q->tx_size_ok = PQntuples(r) == 1 && !PQgetisnull(r, 0, 0);
+	q->tx_size = q->tx_size_ok ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+	PQclear(r);
 	q->in_tx = 1;
 	return 0;
 }
@@ -1106,22 +1284,21 @@ static int pg_begin(void *impl, airi_error *err)
 static int pg_commit(void *impl, airi_error *err)
 {
 	pg *q = impl;
-	int rc = flush_log(q, err);
-	if (rc)
-		return rc; /* the caller rolls back */
-	PGresult *r = PQexec(q->conn, "COMMIT");
-	/* COMMIT of a failed transaction answers ROLLBACK */
-	if (PQresultStatus(r) != PGRES_COMMAND_OK ||
-	    strcmp(PQcmdStatus(r), "COMMIT"))
-		rc = PQresultStatus(r) == PGRES_COMMAND_OK
-			     ? airi__err(err, AIRI_ESTORE,
-					 "store %s: the transaction failed and "
-					 "was rolled back",
-					 q->where)
-			     : pg_fail(q, err, "cannot commit", r);
-	PQclear(r);
+	int rc;
+	if (q->nleaves || q->nnodes) {
+		/* the caller rolls back on failure */
+		if ((rc = commit_pipelined(q, err)))
+			return rc;
+	} else {
+		PGresult *r = PQexec(q->conn, "COMMIT");
+		rc = commit_result(q, r, err);
+		PQclear(r);
+		if (rc)
+			return rc;
+	}
 	q->in_tx = 0;
-	return rc;
+	q->tx_size_ok = 0;
+	return 0;
 }
 
 static void pg_rollback(void *impl)
@@ -1131,6 +1308,7 @@ static void pg_rollback(void *impl)
 	if (t == PQTRANS_INTRANS || t == PQTRANS_INERROR)
 		PQclear(PQexec(q->conn, "ROLLBACK"));
 	q->in_tx = 0;
+	q->tx_size_ok = 0;
 	q->nleaves = q->nnodes = 0;
 }
 
@@ -1149,8 +1327,8 @@ static int pg_put_object(void *impl, const airi_digest *d, const void *body,
 }
 
 /* many objects in statements of up to 8192 rows or 16 MiB */
-static int pg_put_objects(void *impl, const struct pending_obj *objs, size_t n,
-			  airi_error *err)
+static int put_objects_in_tx(pg *q, int st, const struct pending_obj *objs,
+			     size_t n, airi_error *err)
 {
 	int rc = 0;
 	for (size_t i = 0; i < n && !rc;) {
@@ -1173,13 +1351,68 @@ static int pg_put_objects(void *impl, const struct pending_obj *objs, size_t n,
 		if (a[0].failed || a[1].failed)
 			rc = airi__err(err, AIRI_ENOMEM, "out of memory");
 		else
-			rc = run(impl, ST_PUT_OBJS, &p, NULL, "cannot store objects",
-				 err);
+			rc = run(q, st, &p, NULL, "cannot store objects", err);
 		prm_free(&p);
 		airi__buf_release(&a[0]);
 		airi__buf_release(&a[1]);
 		i += k;
 	}
+	return rc;
+}
+
+/* one transaction of objects; *raced: it failed because another
+ * transaction inserted one of them at the same time */
+static int objects_tx(pg *q, int st, const struct pending_obj *objs, size_t n,
+		      int *raced, airi_error *err)
+{
+	int rc;
+	*raced = 0;
+	if ((rc = ensure(q, err)) ||
+	    (rc = simple(q, "BEGIN; SET LOCAL synchronous_commit = off", NULL,
+			 "cannot store objects", err))) {
+		if (PQtransactionStatus(q->conn) != PQTRANS_IDLE)
+			PQclear(PQexec(q->conn, "ROLLBACK"));
+		return rc;
+	}
+	q->in_tx = 1;
+	q->last_state[0] = 0;
+	rc = put_objects_in_tx(q, st, objs, n, err);
+	q->in_tx = 0;
+	/* unique_violation: the statement lost a race */
+	if (rc && !strcmp(q->last_state, "23505"))
+		*raced = 1;
+	if (!rc) {
+		PGresult *r = PQexec(q->conn, "COMMIT");
+		rc = commit_result(q, r, err);
+		PQclear(r);
+	}
+	if (rc && PQtransactionStatus(q->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(q->conn, "ROLLBACK"));
+	return rc;
+}
+
+/*
+ * Objects outside a transaction (a batch's, written before its run rows
+ * take the store's lock) go in a transaction of their own that does not
+ * wait for its commit record to reach the disk (synchronous_commit off):
+ * the WAL is flushed in order, so the run rows' commit, which is
+ * synchronous and comes later on this connection, makes these objects
+ * durable before any run that names them is acknowledged. A crash before
+ * that loses objects that no stored run names. They are inserted where
+ * missing, without ON CONFLICT; when another writer inserts one of them
+ * at the same moment, the transaction fails and is done again with ON
+ * CONFLICT DO NOTHING.
+ */
+static int pg_put_objects(void *impl, const struct pending_obj *objs, size_t n,
+			  airi_error *err)
+{
+	pg *q = impl;
+	int rc, raced;
+	if (q->in_tx)
+		return put_objects_in_tx(q, ST_PUT_OBJS, objs, n, err);
+	rc = objects_tx(q, ST_PUT_OBJS_NEW, objs, n, &raced, err);
+	if (rc && raced)
+		rc = objects_tx(q, ST_PUT_OBJS, objs, n, &raced, err);
 	return rc;
 }
 
@@ -1296,6 +1529,121 @@ static int pg_put_run(void *impl, const struct airi__run_row *row,
 	*created = atoi(PQcmdTuples(r)) > 0;
 	PQclear(r);
 	return 0;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct airi__run_row *x = *(const struct airi__run_row *const *)a;
+	const struct airi__run_row *y = *(const struct airi__run_row *const *)b;
+	return memcmp(x->run.bytes, y->run.bytes, AIRI_DIGEST_SIZE);
+}
+
+/*
+ * A batch of run rows in one statement: 22 arrays, one per column,
+ * unnested in input order; the rows whose run is not stored yet are
+ * inserted with consecutive log indexes from `first`, and the statement
+ * returns their IDs and indexes. It runs under the store's lock, which
+ * every insert into runs holds, so no run can appear between the check
+ * and the insert (if one did, the unique index would refuse it and the
+ * transaction fail).
+ */
+static int pg_put_runs(void *impl, struct airi__run_row *rows, size_t n,
+		       uint64_t first, int *created, airi_error *err)
+{
+	pg *q = impl;
+	enum { NCOL = 22 };
+	static const uint32_t type[NCOL] = {
+		BYTEAOID, BYTEAOID, INT8OID,  INT8OID,  TEXTOID,  TEXTOID,
+		TEXTOID,  BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID, BYTEAOID,
+		BYTEAOID, BYTEAOID, BYTEAOID, INT8OID,  INT8OID,  TEXTOID,
+		INT8OID,  INT8OID,  INT8OID,  INT8OID};
+	airi__buf a[NCOL];
+	struct airi__run_row **sorted;
+	struct prm p;
+	PGresult *r = NULL;
+	int rc, failed = 0;
+	for (size_t i = 0; i < n; i++)
+		created[i] = 0;
+	if (!n)
+		return 0;
+	for (int c = 0; c < NCOL; c++) {
+		airi__buf_init(&a[c]);
+		arr_begin(&a[c], type[c], n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct airi__run_row *w = &rows[i];
+		const struct airi__facts *f = w->facts;
+		arr_bytes(&a[0], w->run.bytes, AIRI_DIGEST_SIZE);
+		arr_bytes(&a[1], w->conditions.bytes, AIRI_DIGEST_SIZE);
+		arr_int8(&a[2], w->recorded_ms);
+		arr_int8(&a[3], w->time_ms);
+		arr_text(&a[4], w->model);
+		arr_text(&a[5], w->resolved);
+		arr_text(&a[6], w->summary);
+		/* the facts as bind_facts() gives them */
+		for (int k = 0; k < AIRI__NSTD; k++) {
+			if (f && f->has_sec[k])
+				arr_bytes(&a[7 + k], f->sec[k].bytes,
+					  AIRI_DIGEST_SIZE);
+			else
+				arr_null(&a[7 + k]);
+		}
+		if (f && f->has_out)
+			arr_bytes(&a[14], f->out.bytes, AIRI_DIGEST_SIZE);
+		else
+			arr_null(&a[14]);
+		arr_int8_or_null(&a[15], f ? f->status : -1);
+		if (f)
+			arr_int8(&a[16], f->failed);
+		else
+			arr_null(&a[16]);
+		arr_text(&a[17], f && f->finish[0] ? f->finish : NULL);
+		arr_int8_or_null(&a[18], f ? f->out_chars : -1);
+		arr_int8_or_null(&a[19], f ? f->latency_ms : -1);
+		if (f)
+			arr_int8(&a[20], f->tool_calls);
+		else
+			arr_null(&a[20]);
+		arr_int8_or_null(&a[21], f ? f->out_tokens : -1);
+	}
+	prm_init(&p);
+	for (int c = 0; c < NCOL; c++) {
+		failed |= a[c].failed;
+		p_bytes(&p, a[c].p, a[c].n);
+	}
+	p_int(&p, (int64_t)first);
+	if (failed)
+		rc = airi__err(err, AIRI_ENOMEM, "out of memory");
+	else
+		rc = run(q, ST_PUT_RUNS, &p, &r, "cannot store runs", err);
+	prm_free(&p);
+	for (int c = 0; c < NCOL; c++)
+		airi__buf_release(&a[c]);
+	if (rc)
+		return rc;
+	/* the new ones, by ID */
+	if (!(sorted = malloc(n * sizeof(*sorted)))) {
+		PQclear(r);
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++)
+		sorted[i] = &rows[i];
+	qsort(sorted, n, sizeof(*sorted), row_cmp);
+	for (int i = 0; i < PQntuples(r); i++) {
+		struct airi__run_row key, *kp = &key, **hit;
+		if (!g_digest(r, i, 0, &key.run) ||
+		    !(hit = bsearch(&kp, sorted, n, sizeof(*sorted), row_cmp))) {
+			rc = airi__err(err, AIRI_ESTORE,
+				       "store %s: unexpected run in a batch",
+				       q->where);
+			break;
+		}
+		created[*hit - rows] = 1;
+		(*hit)->log_index = (uint64_t)g_int(r, i, 1, 0);
+	}
+	PQclear(r);
+	free(sorted);
+	return rc;
 }
 
 static int pg_find_runs(void *impl, const airi_digest *lo,
@@ -1726,6 +2074,11 @@ static int pg_each_run(void *impl, airi__digest_fn fn, void *ctx,
 
 static int pg_log_size(void *impl, uint64_t *size, airi_error *err)
 {
+	pg *q = impl;
+	if (q->in_tx && q->tx_size_ok) {
+		*size = (uint64_t)q->tx_size;
+		return 0;
+	}
 	PGresult *r = NULL;
 	int rc = run(impl, ST_LOG_SIZE, NULL, &r, "cannot read the log", err);
 	if (rc)
@@ -1739,6 +2092,7 @@ static int pg_log_append(void *impl, uint64_t index, const airi_digest *run_id,
 			 const char *entry, size_t n, airi_error *err)
 {
 	pg *q = impl;
+	q->tx_size_ok = 0;
 	if (q->in_tx && n <= sizeof(q->leaves->entry)) {
 		if (q->nleaves == q->cap_leaves) {
 			size_t cap = q->cap_leaves ? q->cap_leaves * 2 : 64;
@@ -2055,4 +2409,5 @@ const struct airi__store_ops airi__pg_ops = {
 	.migrate = pg_migrate,
 	.version = PG_SCHEMA_VERSION,
 	.put_objects = pg_put_objects,
+	.put_runs = pg_put_runs,
 };

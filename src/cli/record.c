@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "store.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -99,6 +100,96 @@ static int record_one(struct args *a, const char *path)
 	return status;
 }
 
+/*
+ * A bulk import reads a chunk of lines and parses them before it touches
+ * the store, then records the chunk in one call: on PostgreSQL the parsing
+ * and hashing then happen while other writers hold the store's lock, and
+ * the chunk costs a few statements, not one per run. A chunk is a whole
+ * batch (its own transaction) when the batch fits in one; larger batches
+ * (and an import without --batch) are one transaction of several chunks.
+ */
+#define CHUNK_RUNS 4096
+#define CHUNK_BYTES ((size_t)32 << 20)
+
+struct chunk {
+	char **lines;         /* the text each manifest borrows */
+	airi_manifest **m;
+	size_t n, cap, bytes;
+};
+
+static void chunk_clear(struct chunk *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		airi_manifest_free(c->m[i]);
+		free(c->lines[i]);
+	}
+	c->n = 0;
+	c->bytes = 0;
+}
+
+static int chunk_add(struct chunk *c, char *line, size_t len,
+		     airi_manifest *m)
+{
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 256;
+		char **l = realloc(c->lines, cap * sizeof(*l));
+		if (l)
+			c->lines = l;
+		airi_manifest **mm = realloc(c->m, cap * sizeof(*mm));
+		if (mm)
+			c->m = mm;
+		if (!l || !mm)
+			return AIRI_ENOMEM;
+		c->cap = cap;
+	}
+	c->lines[c->n] = line;
+	c->m[c->n++] = m;
+	c->bytes += len;
+	return 0;
+}
+
+/* appends the IDs of the chunk's manifests to the text printed at the
+ * next commit */
+static int chunk_ids(const struct chunk *c, int json, char **ids,
+		     size_t *ids_n, size_t *ids_cap)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		char *j = NULL;
+		size_t n = 0;
+		char d[AIRI_DIGEST_STRLEN];
+		int rc = 0;
+		if (json) {
+			rc = airi_manifest_ids_json(c->m[i], &j, &n);
+		} else {
+			airi_digest_format(airi_manifest_run_id(c->m[i]), d);
+			j = d;
+			n = AIRI_DIGEST_STRLEN - 1;
+		}
+		if (!rc && *ids_n + n + 1 > *ids_cap) {
+			size_t cap = *ids_cap ? *ids_cap * 2 : 1 << 16;
+			while (cap < *ids_n + n + 1)
+				cap *= 2;
+			char *p = realloc(*ids, cap);
+			if (!p)
+				rc = AIRI_ENOMEM;
+			else {
+				*ids = p;
+				*ids_cap = cap;
+			}
+		}
+		if (!rc) {
+			memcpy(*ids + *ids_n, j, n);
+			*ids_n += n;
+			(*ids)[(*ids_n)++] = '\n';
+		}
+		if (json)
+			free(j);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
 static int record_jsonl(struct args *a, const char *path)
 {
 	char *line = NULL;
@@ -108,7 +199,8 @@ static int record_jsonl(struct args *a, const char *path)
 	airi_error err;
 	char *ids = NULL; /* printed after each commit */
 	size_t ids_n = 0, ids_cap = 0;
-	int rc = 0, status = 0, json = cli_opt(a, "json");
+	struct chunk ch = {0};
+	int rc = 0, status = 0, json = cli_opt(a, "json"), in_tx = 0;
 	const char *bv = cli_val(a, "batch");
 	if (bv) {
 		char *end;
@@ -122,8 +214,8 @@ static int record_jsonl(struct args *a, const char *path)
 		}
 		batch = (size_t)v;
 	}
-	/* the input is streamed line by line: memory stays bounded by the
-	 * longest line, not the file */
+	/* the input is streamed line by line: memory stays bounded by a
+	 * chunk of lines, not the file */
 	in = (!path || !strcmp(path, "-")) ? stdin : fopen(path, "rb");
 	if (!in) {
 		cli_errorf("%s: %s", path, strerror(errno));
@@ -142,105 +234,98 @@ static int record_jsonl(struct args *a, const char *path)
 	/* a bulk import may use more page cache (bounded: 512 MiB) */
 	airi_store_set_cache(s, 512);
 	ssize_t got;
-	while (!status && (got = getline(&line, &linecap, in)) > 0) {
-		size_t start = pos;
-		size_t ll = (size_t)got;
-		lineno++;
-		pos += ll;
-		if (ll && line[ll - 1] == '\n')
-			ll--;
-		if (ll && line[ll - 1] == '\r')
-			ll--;
-		/* blank lines are skipped */
-		size_t k = 0;
-		while (k < ll && (line[k] == ' ' || line[k] == '\t'))
-			k++;
-		if (k == ll)
-			continue;
-		airi_manifest *m;
-		rc = airi_manifest_parse_borrow(line, ll, &m, &err);
-		if (rc) {
-			/* report the place in the whole file */
-			err.offset += start;
-			if (err.has_position)
-				err.line = lineno + err.line - 1;
-			cli_error(cli_name(path), &err);
-			status = cli_status(rc);
-			break;
-		}
-		if (!in_batch) {
-			if ((rc = airi_store_begin(s, &err))) {
-				cli_error(NULL, &err);
-				status = EXIT_TROUBLE;
+	int eof = 0;
+	while (!status) {
+		got = getline(&line, &linecap, in);
+		if (got <= 0)
+			eof = 1;
+		else {
+			size_t start = pos;
+			size_t ll = (size_t)got;
+			lineno++;
+			pos += ll;
+			if (ll && line[ll - 1] == '\n')
+				ll--;
+			if (ll && line[ll - 1] == '\r')
+				ll--;
+			/* blank lines are skipped */
+			size_t k = 0;
+			while (k < ll && (line[k] == ' ' || line[k] == '\t'))
+				k++;
+			if (k == ll)
+				continue;
+			airi_manifest *m;
+			rc = airi_manifest_parse_borrow(line, ll, &m, &err);
+			if (rc) {
+				/* report the place in the whole file */
+				err.offset += start;
+				if (err.has_position)
+					err.line = lineno + err.line - 1;
+				cli_error(cli_name(path), &err);
+				status = cli_status(rc);
+				break;
+			}
+			/* the manifest keeps the line: take it */
+			if (chunk_add(&ch, line, ll, m)) {
 				airi_manifest_free(m);
+				cli_errorf("out of memory");
+				status = EXIT_TROUBLE;
 				break;
 			}
+			line = NULL;
+			linecap = 0;
+			in_batch++;
 		}
-		rc = airi_store_record(s, m, NULL, &err);
-		if (!rc) {
-			char *j = NULL;
-			size_t n = 0;
-			char d[AIRI_DIGEST_STRLEN];
-			if (json) {
-				rc = airi_manifest_ids_json(m, &j, &n);
-			} else {
-				airi_digest_format(airi_manifest_run_id(m), d);
-				j = d;
-				n = AIRI_DIGEST_STRLEN - 1;
-			}
-			if (!rc && ids_n + n + 1 > ids_cap) {
-				size_t cap = ids_cap ? ids_cap * 2 : 1 << 16;
-				while (cap < ids_n + n + 1)
-					cap *= 2;
-				char *p = realloc(ids, cap);
-				if (!p)
-					rc = AIRI_ENOMEM;
-				else {
-					ids = p;
-					ids_cap = cap;
+		int batch_end = (batch && in_batch == batch) || (eof && in_batch);
+		if (!batch_end && ch.n < CHUNK_RUNS && ch.bytes < CHUNK_BYTES &&
+		    !eof)
+			continue;
+		/* a chunk: a whole batch in a transaction of its own, or a
+		 * part of one */
+		if (ch.n) {
+			if (!batch_end && !in_tx) {
+				if ((rc = airi_store_begin(s, &err))) {
+					cli_error(NULL, &err);
+					status = EXIT_TROUBLE;
+					break;
 				}
+				in_tx = 1;
 			}
-			if (!rc) {
-				memcpy(ids + ids_n, j, n);
-				ids_n += n;
-				ids[ids_n++] = '\n';
-			}
-			if (json)
-				free(j);
-			if (rc)
-				cli_errorf("out of memory");
-		} else {
-			cli_error(NULL, &err);
-		}
-		airi_manifest_free(m);
-		if (rc) {
-			status = EXIT_TROUBLE;
-			break;
-		}
-		in_batch++;
-		if (batch && in_batch == batch) {
-			if ((rc = airi_store_commit(s, &err))) {
+			rc = airi__store_record_many(s, ch.m, ch.n, -1, NULL,
+						     &err);
+			if (rc) {
 				cli_error(NULL, &err);
 				status = EXIT_TROUBLE;
 				break;
 			}
+			if (chunk_ids(&ch, json, &ids, &ids_n, &ids_cap)) {
+				cli_errorf("out of memory");
+				status = EXIT_TROUBLE;
+				break;
+			}
+			chunk_clear(&ch);
+		}
+		if (batch_end) {
+			if (in_tx && (rc = airi_store_commit(s, &err))) {
+				in_tx = 0;
+				cli_error(NULL, &err);
+				status = EXIT_TROUBLE;
+				break;
+			}
+			in_tx = 0;
 			in_batch = 0;
 			committed = 1;
 			cli_write(ids, ids_n);
 			ids_n = 0;
 		}
+		if (eof)
+			break;
 	}
-	if (in_batch) {
-		if (status) {
-			airi_store_rollback(s);
-		} else if ((rc = airi_store_commit(s, &err))) {
-			cli_error(NULL, &err);
-			status = EXIT_TROUBLE;
-		} else {
-			committed = 1;
-			cli_write(ids, ids_n);
-		}
-	}
+	if (in_tx)
+		airi_store_rollback(s);
+	chunk_clear(&ch);
+	free(ch.lines);
+	free(ch.m);
 	if (committed) {
 		int st = sign_checkpoint(a, s);
 		if (!status)

@@ -2,11 +2,15 @@
  * test_store.c - the SQLite store through the public API: create with mode
  * 0600, record (idempotent, deduplicated), rebuild byte-for-byte, resolve
  * prefixes (short, full, ambiguous, unknown), list with filters,
- * transactions, fsck detecting corruption, and refusing newer schemas.
+ * transactions, batches (airi__store_record_many: duplicates within a
+ * batch and against the store, in a transaction of its own and in the
+ * caller's, rolled back), fsck detecting corruption, and refusing newer
+ * schemas.
  * With AIRI_TEST_PG set, the same on PostgreSQL (test_store_loc.h).
  */
 #include "test_util.h"
 #include "test_store_loc.h"
+#include "store.h"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -401,6 +405,141 @@ static void test_transaction(void **state)
 	airi_store_close(s);
 }
 
+/* the log index of a run, or -1 when it is not in the log */
+static long long log_index(airi_store *s, const airi_manifest *m)
+{
+	uint64_t index;
+	char *entry = NULL;
+	size_t n;
+	if (airi_store_log_entry(s, airi_manifest_run_id(m), &index, &entry, &n,
+				 NULL))
+		return -1;
+	free(entry);
+	return (long long)index;
+}
+
+static void test_record_many(void **state)
+{
+	(void)state;
+	airi_store *s = open_new("many.db");
+	airi_manifest *r[7];
+	int created[8];
+	uint64_t size;
+	airi_error err;
+	for (int i = 0; i < 7; i++)
+		r[i] = mk("{\"conditions\":{\"system\":\"shared\",\"input\":%d},"
+			  "\"output\":\"o%d\",\"meta\":{\"start\":"
+			  "\"2026-01-0%dT00:00:00Z\"}}",
+			  i, i % 2, i + 1);
+	assert_int_equal(airi_store_record(s, r[0], NULL, NULL), 0);
+	/* duplicates within the batch and against the store */
+	airi_manifest *b1[] = {r[1], r[0], r[2], r[1], r[3]};
+	assert_int_equal(airi__store_record_many(s, b1, 5, -1, created, &err),
+			 0);
+	int want1[] = {1, 0, 1, 0, 1};
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(created[i], want1[i]);
+	/* in the caller's transaction, rolled back: nothing of it stays */
+	airi_manifest *b2[] = {r[4], r[2], r[4], r[5]};
+	assert_int_equal(airi_store_begin(s, NULL), 0);
+	assert_int_equal(airi__store_record_many(s, b2, 4, -1, created, &err),
+			 0);
+	int want2[] = {1, 0, 0, 1};
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(created[i], want2[i]);
+	assert_int_equal(airi_store_rollback(s), 0);
+	assert_int_equal(log_index(s, r[4]), -1);
+	assert_int_equal(airi_store_log_size(s, &size, NULL), 0);
+	assert_int_equal(size, 4);
+	/* again, committed, with a second batch in the same transaction */
+	assert_int_equal(airi_store_begin(s, NULL), 0);
+	assert_int_equal(airi__store_record_many(s, b2, 4, -1, created, &err),
+			 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(created[i], want2[i]);
+	airi_manifest *b3[] = {r[5], r[6]};
+	assert_int_equal(airi__store_record_many(s, b3, 2, -1, created, &err),
+			 0);
+	assert_int_equal(created[0], 0);
+	assert_int_equal(created[1], 1);
+	assert_int_equal(airi_store_commit(s, NULL), 0);
+	/* a batch of runs that are all stored changes nothing */
+	assert_int_equal(airi__store_record_many(s, r, 7, -1, NULL, &err), 0);
+	/* each run once, in the order first given */
+	assert_int_equal(airi_store_log_size(s, &size, NULL), 0);
+	assert_int_equal(size, 7);
+	int order[] = {0, 1, 2, 3, 4, 5, 6};
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(log_index(s, r[order[i]]), i);
+	for (int i = 0; i < 7; i++) {
+		airi_manifest *back = NULL;
+		assert_int_equal(airi_store_fetch(s, airi_manifest_run_id(r[i]),
+						  &back, &err),
+				 0);
+		airi_manifest_free(back);
+	}
+	/* 1 system + 7 inputs + 7 conditions + 2 outputs + 7 metas + 7 runs;
+	 * fsck clean */
+	assert_int_equal(count_objects(s), 31);
+	/* an empty batch is nothing */
+	assert_int_equal(airi__store_record_many(s, r, 0, -1, NULL, &err), 0);
+	for (int i = 0; i < 7; i++)
+		airi_manifest_free(r[i]);
+	airi_store_close(s);
+}
+
+/* PostgreSQL: a commit whose log writes fail (they go to the server in
+ * one pipeline with the COMMIT) records nothing, and the store handle
+ * works on afterwards */
+static void test_failed_commit(void **state)
+{
+	(void)state;
+	if (!test_pg())
+		return;
+	airi_store *s = open_new("failc.db");
+	airi_manifest *r[4];
+	int created[2];
+	uint64_t size;
+	airi_error err;
+	for (int i = 0; i < 4; i++)
+		r[i] = mk("{\"conditions\":{\"input\":%d}}", i);
+	assert_int_equal(airi_store_record(s, r[0], NULL, NULL), 0);
+	test_pg_exec_in("failc.db",
+			"CREATE FUNCTION no_leaves() RETURNS trigger LANGUAGE "
+			"plpgsql AS $$BEGIN RAISE EXCEPTION 'no leaves'; END$$; "
+			"CREATE TRIGGER no_leaves BEFORE INSERT ON log_leaves "
+			"FOR EACH STATEMENT EXECUTE FUNCTION no_leaves()");
+	assert_int_equal(airi__store_record_many(s, r + 1, 2, -1, created,
+						 &err),
+			 AIRI_ESTORE);
+	assert_non_null(strstr(err.message, "no leaves"));
+	/* a single run: its log writes fail when it is appended (reading a
+	 * node writes what waits first) or at the commit */
+	if (airi_store_begin(s, &err))
+		fail_msg("begin after a failed commit: %s", err.message);
+	if (airi_store_record(s, r[3], NULL, NULL) == 0)
+		assert_int_not_equal(airi_store_commit(s, &err), 0);
+	else
+		airi_store_rollback(s);
+	assert_int_equal(log_index(s, r[1]), -1);
+	assert_int_equal(log_index(s, r[3]), -1);
+	test_pg_exec_in("failc.db", "DROP TRIGGER no_leaves ON log_leaves");
+	assert_int_equal(airi__store_record_many(s, r + 1, 2, -1, created,
+						 &err),
+			 0);
+	assert_int_equal(created[0], 1);
+	assert_int_equal(created[1], 1);
+	assert_int_equal(airi_store_record(s, r[3], NULL, NULL), 0);
+	assert_int_equal(airi_store_log_size(s, &size, NULL), 0);
+	assert_int_equal(size, 4);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(log_index(s, r[i]), i);
+	count_objects(s); /* fsck clean */
+	for (int i = 0; i < 4; i++)
+		airi_manifest_free(r[i]);
+	airi_store_close(s);
+}
+
 struct problems {
 	int n;
 	char first[512];
@@ -521,6 +660,8 @@ int main(void)
 		cmocka_unit_test(test_list),
 		cmocka_unit_test(test_conditions_filter),
 		cmocka_unit_test(test_transaction),
+		cmocka_unit_test(test_record_many),
+		cmocka_unit_test(test_failed_commit),
 		cmocka_unit_test(test_fsck_corruption),
 		cmocka_unit_test(test_newer_schema),
 		cmocka_unit_test(test_default_location),
