@@ -377,17 +377,26 @@ int airi__store_set_setting(airi_store *s, const char *key, const char *value,
 	return s->ops->setting_put(s->impl, key, value, err);
 }
 
-static int put_value(airi_store *s, const airi_value *v, const airi_digest *d,
-		     airi__buf *b, airi_error *err)
+/* A value of m (kind and index as for airi__manifest_kept): its canonical
+ * bytes as the parse kept them (AIRI__PARSE_KEEP_CANON), else made now. */
+static int put_value(airi_store *s, const airi_manifest *m, int kind, size_t i,
+		     const airi_value *v, const airi_digest *d, airi__buf *b,
+		     airi_error *err)
 {
 	int rc;
+	const char *kp;
+	size_t kn;
 	if (known_has(s, d))
 		return 0;
-	b->n = 0;
-	if ((rc = airi__canon_to_buf(v, b)))
-		return airi__err(err, rc, "cannot canonicalize: %s",
-				 airi_strerror(rc));
-	rc = put_bytes(s, d, b->p, b->n, err);
+	if (airi__manifest_kept(m, kind, i, &kp, &kn))
+		rc = put_bytes(s, d, kp, kn, err);
+	else {
+		b->n = 0;
+		if ((rc = airi__canon_to_buf(v, b)))
+			return airi__err(err, rc, "cannot canonicalize: %s",
+					 airi_strerror(rc));
+		rc = put_bytes(s, d, b->p, b->n, err);
+	}
 	if (!rc)
 		known_add(s, d);
 	return rc;
@@ -424,14 +433,15 @@ static int record_objects(airi_store *s, const airi_manifest *m,
 	int rc = 0;
 	airi__buf_init(&b);
 	for (size_t i = 0; !rc && i < airi_manifest_section_count(m); i++)
-		rc = put_value(s, airi_manifest_section_value(m, i),
+		rc = put_value(s, m, AIRI__KEPT_SECTION, i,
+			       airi_manifest_section_value(m, i),
 			       airi_manifest_section_digest(m, i), &b, err);
 	if (!rc)
 		rc = put_built(s, airi__conditions_object, m,
 			       airi_manifest_conditions_id(m), &b, err);
 	if (!rc && airi_manifest_trajectory(m)) {
 		for (size_t i = 0; !rc && i < airi_manifest_step_count(m); i++)
-			rc = put_value(s,
+			rc = put_value(s, m, AIRI__KEPT_STEP, i,
 				       airi_value_at(airi_manifest_trajectory(m),
 						     i),
 				       airi_manifest_step_digest(m, i), &b, err);
@@ -441,10 +451,10 @@ static int record_objects(airi_store *s, const airi_manifest *m,
 				       err);
 	}
 	if (!rc && airi_manifest_output(m))
-		rc = put_value(s, airi_manifest_output(m),
+		rc = put_value(s, m, AIRI__KEPT_OUTPUT, 0, airi_manifest_output(m),
 			       airi_manifest_output_digest(m), &b, err);
 	if (!rc && airi_manifest_meta(m))
-		rc = put_value(s, airi_manifest_meta(m),
+		rc = put_value(s, m, AIRI__KEPT_META, 0, airi_manifest_meta(m),
 			       airi_manifest_meta_digest(m), &b, err);
 	if (!rc)
 		rc = put_built(s, airi__run_object, m, airi_manifest_run_id(m),

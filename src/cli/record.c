@@ -255,7 +255,11 @@ static int record_jsonl(struct args *a, const char *path)
 			if (k == ll)
 				continue;
 			airi_manifest *m;
-			rc = airi_manifest_parse_borrow(line, ll, &m, &err);
+			/* canonical bytes kept: the store writes them as
+			 * they are instead of canonicalizing again */
+			rc = airi__manifest_parse_borrow_ex(line, ll,
+							    AIRI__PARSE_KEEP_CANON,
+							    &m, &err);
 			if (rc) {
 				/* report the place in the whole file */
 				err.offset += start;
