@@ -85,6 +85,15 @@ static char *str_dup(const airi_value *v)
 	return strndup(p, n);
 }
 
+/* A control character (C0 or DEL): what may not go into a header value. */
+static int has_control(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7F)
+			return 1;
+	return 0;
+}
+
 /* Printable ASCII without spaces: what may go into a URL or a header. */
 static int plain_ascii(const char *s)
 {
@@ -92,6 +101,20 @@ static int plain_ascii(const char *s)
 		if (*s <= 0x20 || *s >= 0x7F)
 			return 0;
 	return 1;
+}
+
+/* Writes "key": v, or "key": dflt when v is missing (null when dflt is
+ * NULL). */
+static void jw_member(airi__jw *w, const char *key, const airi_value *v,
+		      const char *dflt)
+{
+	airi__jw_key(w, key);
+	if (v)
+		airi__jw_value(w, v);
+	else if (dflt)
+		airi__jw_str(w, dflt);
+	else
+		airi__jw_null(w);
 }
 
 /* ---- JSON values: equality and first difference -------------------------- */
@@ -444,6 +467,31 @@ static char *tool_name_at(const airi_value *call)
 	return str_dup(n);
 }
 
+/* A divergence in item i of an output's list (Anthropic content blocks,
+ * Responses output items): a tool call when the item's type is
+ * tool_type. tool_field (for a tool call) or field (for another item)
+ * names what differs in it; NULL: the item itself. */
+static void describe_item(struct divergence *d, const airi_value *out_a,
+			  const airi_value *out_b, const char *list, long long i,
+			  const char *tool_type, const char *label,
+			  const char *tool_field, const char *field)
+{
+	d->message = i;
+	const airi_value *it = airi_value_at(airi_value_get(out_a, list), (size_t)i);
+	if (!it)
+		it = airi_value_at(airi_value_get(out_b, list), (size_t)i);
+	if (is_str(airi_value_get(it, "type"), tool_type)) {
+		d->tool_index = i;
+		d->tool_name = tool_name_at(it);
+		snprintf(d->where, sizeof(d->where), "%s %lld, tool call (%s)%s%s",
+			 label, i, d->tool_name ? d->tool_name : "?",
+			 tool_field ? ", " : "", tool_field ? tool_field : "");
+	} else {
+		snprintf(d->where, sizeof(d->where), "%s %lld%s%s", label, i,
+			 field ? ", " : "", field ? field : "");
+	}
+}
+
 /* Puts a pointer into words, for the APIs' usual output shapes. */
 static void describe(struct divergence *d, const airi_value *out_a,
 		     const airi_value *out_b)
@@ -479,37 +527,13 @@ static void describe(struct divergence *d, const airi_value *out_a,
 				 !strcmp(tok[2], "text") ? "text" : tok[2]);
 		}
 	} else if (n >= 2 && !strcmp(tok[0], "content") && tok_index(tok[1], &i)) {
-		d->message = i;
-		const airi_value *blk = airi_value_at(airi_value_get(out_a, "content"), (size_t)i);
-		if (!blk)
-			blk = airi_value_at(airi_value_get(out_b, "content"), (size_t)i);
-		if (is_str(airi_value_get(blk, "type"), "tool_use")) {
-			d->tool_index = i;
-			d->tool_name = tool_name_at(blk);
-			snprintf(d->where, sizeof(d->where),
-				 "content block %lld, tool call (%s)%s%s", i,
-				 d->tool_name ? d->tool_name : "?", n >= 3 ? ", " : "",
-				 n >= 3 ? tok[2] : "");
-		} else {
-			snprintf(d->where, sizeof(d->where), "content block %lld%s%s", i,
-				 n >= 3 ? ", " : "", n >= 3 ? tok[2] : "");
-		}
+		describe_item(d, out_a, out_b, "content", i, "tool_use",
+			      "content block", n >= 3 ? tok[2] : NULL,
+			      n >= 3 ? tok[2] : NULL);
 	} else if (n >= 2 && !strcmp(tok[0], "output") && tok_index(tok[1], &i)) {
-		d->message = i;
-		const airi_value *it = airi_value_at(airi_value_get(out_a, "output"), (size_t)i);
-		if (!it)
-			it = airi_value_at(airi_value_get(out_b, "output"), (size_t)i);
-		if (is_str(airi_value_get(it, "type"), "function_call")) {
-			d->tool_index = i;
-			d->tool_name = tool_name_at(it);
-			snprintf(d->where, sizeof(d->where),
-				 "output item %lld, tool call (%s)%s%s", i,
-				 d->tool_name ? d->tool_name : "?", n >= 3 ? ", " : "",
-				 n >= 3 ? tok[2] : "");
-		} else {
-			snprintf(d->where, sizeof(d->where), "output item %lld%s%s", i,
-				 n >= 3 ? ", " : "", n >= 3 ? tok[n - 1] : "");
-		}
+		describe_item(d, out_a, out_b, "output", i, "function_call",
+			      "output item", n >= 3 ? tok[2] : NULL,
+			      n >= 3 ? tok[n - 1] : NULL);
 	} else {
 		snprintf(d->where, sizeof(d->where), "%s",
 			 d->ptr.n ? d->ptr.p : "the whole output");
@@ -719,12 +743,11 @@ static int recorded_load(const airi_manifest *m, const char *what,
 			return why(w, EXIT_TROUBLE, "%s cannot be reproduced: "
 						    "/meta/user_agent is not a string",
 				   what);
-		for (const char *p = r->user_agent; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7F)
-				return why(w, EXIT_TROUBLE,
-					   "%s cannot be reproduced: /meta/user_agent "
-					   "holds a control character",
-					   what);
+		if (has_control(r->user_agent))
+			return why(w, EXIT_TROUBLE,
+				   "%s cannot be reproduced: /meta/user_agent "
+				   "holds a control character",
+				   what);
 	}
 	int rq;
 	section(m, "request", &rq);
@@ -782,13 +805,12 @@ static int recorded_load(const airi_manifest *m, const char *what,
 				   "%s cannot be reproduced: "
 				   "/conditions/environment/api_version is not a string",
 				   what);
-		for (const char *p = r->api_version; *p; p++)
-			if ((unsigned char)*p < 0x20 || *p == 0x7F)
-				return why(w, EXIT_TROUBLE,
-					   "%s cannot be reproduced: "
-					   "/conditions/environment/api_version holds a "
-					   "control character",
-					   what);
+		if (has_control(r->api_version))
+			return why(w, EXIT_TROUBLE,
+				   "%s cannot be reproduced: "
+				   "/conditions/environment/api_version holds a "
+				   "control character",
+				   what);
 	}
 	return 0;
 }
@@ -1036,10 +1058,7 @@ static char *resp_header(CURL *e, const char *name)
 	if (curl_easy_header(e, name, 0, CURLH_HEADER, -1, &h) != CURLHE_OK || !h ||
 	    !h->value)
 		return NULL;
-	for (const char *p = h->value; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7F)
-			return NULL;
-	return strdup(h->value);
+	return has_control(h->value) ? NULL : strdup(h->value);
 }
 
 /* One SSE event (the proxy's rules, server.c pass_event): its data lines
@@ -1464,6 +1483,28 @@ static void conditions_json(airi__jw *w, const struct compare *c)
 	airi__jw_end_obj(w);
 }
 
+/* Writes i, or null when it is negative (none). */
+static void jw_index(airi__jw *w, long long i)
+{
+	if (i >= 0)
+		airi__jw_int(w, i);
+	else
+		airi__jw_null(w);
+}
+
+/* Writes "key": {"conditions": cond, "run": run}. */
+static void ids_json(airi__jw *w, const char *key, const char *cond,
+		     const char *run)
+{
+	airi__jw_key(w, key);
+	airi__jw_obj(w);
+	airi__jw_key(w, "conditions");
+	airi__jw_str(w, cond);
+	airi__jw_key(w, "run");
+	airi__jw_str(w, run);
+	airi__jw_end_obj(w);
+}
+
 static void divergence_json(airi__jw *w, const struct divergence *d, long step)
 {
 	if (!d->found) {
@@ -1474,17 +1515,11 @@ static void divergence_json(airi__jw *w, const struct divergence *d, long step)
 	airi__jw_key(w, "a");
 	airi__jw_raw(w, d->ctx_a.p ? d->ctx_a.p : "null", d->ctx_a.p ? d->ctx_a.n : 4);
 	airi__jw_key(w, "at_char");
-	if (d->at_char >= 0)
-		airi__jw_int(w, d->at_char);
-	else
-		airi__jw_null(w);
+	jw_index(w, d->at_char);
 	airi__jw_key(w, "b");
 	airi__jw_raw(w, d->ctx_b.p ? d->ctx_b.p : "null", d->ctx_b.p ? d->ctx_b.n : 4);
 	airi__jw_key(w, "message");
-	if (d->message >= 0)
-		airi__jw_int(w, d->message);
-	else
-		airi__jw_null(w);
+	jw_index(w, d->message);
 	airi__jw_key(w, "pointer");
 	airi__jw_strn(w, d->ptr.p ? d->ptr.p : "", d->ptr.n);
 	if (step >= 0) {
@@ -1702,13 +1737,7 @@ static int reproduce_single(struct rp *rp, const airi_manifest *orig)
 		conditions_json(&j, &c);
 		airi__jw_key(&j, "exit");
 		airi__jw_int(&j, status);
-		airi__jw_key(&j, "original");
-		airi__jw_obj(&j);
-		airi__jw_key(&j, "conditions");
-		airi__jw_str(&j, ocond);
-		airi__jw_key(&j, "run");
-		airi__jw_str(&j, oid);
-		airi__jw_end_obj(&j);
+		ids_json(&j, "original", ocond, oid);
 		airi__jw_key(&j, "output");
 		airi__jw_obj(&j);
 		airi__jw_key(&j, "divergence");
@@ -1718,13 +1747,7 @@ static int reproduce_single(struct rp *rp, const airi_manifest *orig)
 		airi__jw_key(&j, "ids_differ");
 		airi__jw_int(&j, (long long)c.nids);
 		airi__jw_end_obj(&j);
-		airi__jw_key(&j, "reproduced");
-		airi__jw_obj(&j);
-		airi__jw_key(&j, "conditions");
-		airi__jw_str(&j, ncond);
-		airi__jw_key(&j, "run");
-		airi__jw_str(&j, nid);
-		airi__jw_end_obj(&j);
+		ids_json(&j, "reproduced", ncond, nid);
 		airi__jw_key(&j, "result");
 		airi__jw_str(&j, result_name(status));
 		airi__jw_key(&j, "status");
@@ -1753,68 +1776,6 @@ out:
 }
 
 /* ---- agent runs ------------------------------------------------------------------ */
-
-/* The tool calls asked for in an output, as group.c collects them:
- * [{"arguments","id","name"}...] in order (OpenAI choices[].message.
- * tool_calls, Anthropic tool_use blocks, Responses function_call items). */
-static char *tool_calls_of(const airi_value *out, size_t *len)
-{
-	airi__jw w;
-	airi__jw_init(&w);
-	airi__jw_arr(&w);
-	const airi_value *chs = airi_value_get(out, "choices");
-	for (size_t i = 0; i < airi_value_count(chs); i++) {
-		const airi_value *tcs = airi_value_get(
-			airi_value_get(airi_value_at(chs, i), "message"), "tool_calls");
-		for (size_t j = 0; j < airi_value_count(tcs); j++) {
-			const airi_value *tc = airi_value_at(tcs, j);
-			const airi_value *f = airi_value_get(tc, "function");
-			const airi_value *vals[3] = {airi_value_get(f, "arguments"),
-						     airi_value_get(tc, "id"),
-						     airi_value_get(f, "name")};
-			static const char *const keys[3] = {"arguments", "id", "name"};
-			airi__jw_obj(&w);
-			for (int k = 0; k < 3; k++) {
-				airi__jw_key(&w, keys[k]);
-				if (vals[k])
-					airi__jw_value(&w, vals[k]);
-				else
-					airi__jw_null(&w);
-			}
-			airi__jw_end_obj(&w);
-		}
-	}
-	static const char *const lists[] = {"content", "output", NULL};
-	for (int l = 0; lists[l]; l++) {
-		const airi_value *items = airi_value_get(out, lists[l]);
-		if (airi_value_type(items) != AIRI_ARRAY)
-			continue;
-		for (size_t i = 0; i < airi_value_count(items); i++) {
-			const airi_value *b = airi_value_at(items, i);
-			const airi_value *t = airi_value_get(b, "type");
-			int anth = !l && is_str(t, "tool_use");
-			int resp = l && is_str(t, "function_call");
-			if (!anth && !resp)
-				continue;
-			const airi_value *vals[3] = {
-				airi_value_get(b, anth ? "input" : "arguments"),
-				airi_value_get(b, anth ? "id" : "call_id"),
-				airi_value_get(b, "name")};
-			static const char *const keys[3] = {"arguments", "id", "name"};
-			airi__jw_obj(&w);
-			for (int k = 0; k < 3; k++) {
-				airi__jw_key(&w, keys[k]);
-				if (vals[k])
-					airi__jw_value(&w, vals[k]);
-				else
-					airi__jw_null(&w);
-			}
-			airi__jw_end_obj(&w);
-		}
-	}
-	airi__jw_end_arr(&w);
-	return airi__jw_finish(&w, len);
-}
 
 /* Same tool calls: the same names and arguments in the same order (ids
  * are the provider's and may differ). */
@@ -2029,11 +1990,7 @@ static int live_messages(const struct recorded *cur, const char *sent, size_t se
 		airi__jw_value(&o, rec_assistant);
 	} else if (api == API_CHAT) {
 		airi__jw_obj(&o);
-		airi__jw_key(&o, "content");
-		if (airi_value_get(na, "content"))
-			airi__jw_value(&o, airi_value_get(na, "content"));
-		else
-			airi__jw_null(&o);
+		jw_member(&o, "content", airi_value_get(na, "content"), NULL);
 		airi__jw_key(&o, "role");
 		airi__jw_str(&o, "assistant");
 		const airi_value *tcs = airi_value_get(na, "tool_calls");
@@ -2046,27 +2003,11 @@ static int live_messages(const struct recorded *cur, const char *sent, size_t se
 				airi__jw_obj(&o);
 				airi__jw_key(&o, "function");
 				airi__jw_obj(&o);
-				airi__jw_key(&o, "arguments");
-				if (airi_value_get(f, "arguments"))
-					airi__jw_value(&o, airi_value_get(f, "arguments"));
-				else
-					airi__jw_str(&o, "");
-				airi__jw_key(&o, "name");
-				if (airi_value_get(f, "name"))
-					airi__jw_value(&o, airi_value_get(f, "name"));
-				else
-					airi__jw_str(&o, "");
+				jw_member(&o, "arguments", airi_value_get(f, "arguments"), "");
+				jw_member(&o, "name", airi_value_get(f, "name"), "");
 				airi__jw_end_obj(&o);
-				airi__jw_key(&o, "id");
-				if (airi_value_get(tc, "id"))
-					airi__jw_value(&o, airi_value_get(tc, "id"));
-				else
-					airi__jw_str(&o, "");
-				airi__jw_key(&o, "type");
-				if (airi_value_get(tc, "type"))
-					airi__jw_value(&o, airi_value_get(tc, "type"));
-				else
-					airi__jw_str(&o, "function");
+				jw_member(&o, "id", airi_value_get(tc, "id"), "");
+				jw_member(&o, "type", airi_value_get(tc, "type"), "function");
 				airi__jw_end_obj(&o);
 			}
 			airi__jw_end_arr(&o);
@@ -2074,11 +2015,7 @@ static int live_messages(const struct recorded *cur, const char *sent, size_t se
 		airi__jw_end_obj(&o);
 	} else {
 		airi__jw_obj(&o);
-		airi__jw_key(&o, "content");
-		if (na)
-			airi__jw_value(&o, na);
-		else
-			airi__jw_null(&o);
+		jw_member(&o, "content", na, NULL);
 		airi__jw_key(&o, "role");
 		airi__jw_str(&o, "assistant");
 		airi__jw_end_obj(&o);
@@ -2160,110 +2097,6 @@ static int live_messages(const struct recorded *cur, const char *sent, size_t se
 	return 0;
 }
 
-/* The new grouped run, as group.c would write it: the first call's
- * conditions, a model_call step per call with tool_call steps between
- * them (arguments from one answer, results from the next request), the
- * last output, and meta linking it to the original. */
-struct newgroup {
-	airi__buf conditions, output, steps, pending;
-	size_t nsteps, calls;
-	int64_t start, end;
-};
-
-static void ng_add_step(struct newgroup *g, const char *s, size_t n)
-{
-	if (g->nsteps++)
-		airi__buf_addc(&g->steps, ',');
-	airi__buf_add(&g->steps, s, n);
-}
-
-static void ng_add_call(struct newgroup *g, const airi_manifest *m)
-{
-	const airi_value *cond = airi_value_get(airi_manifest_root(m), "conditions");
-	if (!g->calls++)
-		airi__canon_to_buf(cond, &g->conditions);
-	/* pair the previous answer's tool calls with this request's results */
-	airi_json *pend = NULL;
-	if (g->pending.n &&
-	    !airi_json_parse(g->pending.p, g->pending.n, &pend, NULL)) {
-		const airi_value *calls = airi_json_root(pend);
-		const airi_value *msgs = airi_value_get(airi_value_get(cond, "input"),
-							"messages");
-		for (size_t c = 0; c < airi_value_count(calls); c++) {
-			const airi_value *call = airi_value_at(calls, c);
-			const airi_value *result = NULL;
-			const airi_value *id = airi_value_get(call, "id");
-			for (size_t i = 0; i < airi_value_count(msgs) && !result; i++) {
-				const airi_value *mm = airi_value_at(msgs, i);
-				const airi_value *tid = airi_value_get(mm, "tool_call_id");
-				if (id && tid && airi_value_type(id) == AIRI_STRING &&
-				    val_eq(tid, id, 0))
-					result = airi_value_get(mm, "content");
-				const airi_value *parts = airi_value_get(mm, "content");
-				for (size_t k = 0; !result && airi_value_type(parts) == AIRI_ARRAY &&
-						   k < airi_value_count(parts);
-				     k++) {
-					const airi_value *p = airi_value_at(parts, k);
-					const airi_value *uid = airi_value_get(p, "tool_use_id");
-					if (id && uid && airi_value_type(id) == AIRI_STRING &&
-					    val_eq(uid, id, 0))
-						result = airi_value_get(p, "content");
-				}
-			}
-			airi__jw w;
-			airi__jw_init(&w);
-			airi__jw_obj(&w);
-			airi__jw_key(&w, "arguments");
-			airi__jw_value(&w, airi_value_get(call, "arguments"));
-			airi__jw_key(&w, "id");
-			airi__jw_value(&w, airi_value_get(call, "id"));
-			airi__jw_key(&w, "name");
-			airi__jw_value(&w, airi_value_get(call, "name"));
-			airi__jw_key(&w, "result");
-			if (result)
-				airi__jw_value(&w, result);
-			else
-				airi__jw_null(&w);
-			airi__jw_key(&w, "type");
-			airi__jw_str(&w, "tool_call");
-			airi__jw_end_obj(&w);
-			size_t n;
-			char *s = airi__jw_finish(&w, &n);
-			if (s)
-				ng_add_step(g, s, n);
-			free(s);
-		}
-	}
-	airi_json_free(pend);
-	g->pending.n = 0;
-	char run[AIRI_DIGEST_STRLEN], cid[AIRI_DIGEST_STRLEN];
-	id_of(m, run);
-	cond_of(m, cid);
-	airi__buf s;
-	airi__buf_init(&s);
-	airi__buf_printf(&s, "{\"conditions\":\"%s\",\"run\":\"%s\",\"type\":"
-			     "\"model_call\"}",
-			 cid, run);
-	ng_add_step(g, s.p, s.n);
-	airi__buf_release(&s);
-	g->output.n = 0;
-	if (airi_manifest_output(m))
-		airi__canon_to_buf(airi_manifest_output(m), &g->output);
-	size_t n;
-	char *tc = tool_calls_of(airi_manifest_output(m), &n);
-	if (tc)
-		airi__buf_add(&g->pending, tc, n);
-	free(tc);
-}
-
-static void ng_free(struct newgroup *g)
-{
-	airi__buf_release(&g->conditions);
-	airi__buf_release(&g->output);
-	airi__buf_release(&g->steps);
-	airi__buf_release(&g->pending);
-}
-
 static int is_agent_run(const airi_manifest *m)
 {
 	const airi_value *t = airi_manifest_trajectory(m);
@@ -2280,7 +2113,7 @@ static int reproduce_agent(struct rp *rp, const airi_manifest *orig)
 	struct why w = {0, ""};
 	struct step_report *steps = NULL;
 	size_t nsteps = 0;
-	struct newgroup g;
+	struct trajectory g; /* the new agent run, as group.c builds one */
 	char oid[AIRI_DIGEST_STRLEN], nid[AIRI_DIGEST_STRLEN] = "";
 	int status = 0;
 	long stop_step = -1;
@@ -2295,6 +2128,7 @@ static int reproduce_agent(struct rp *rp, const airi_manifest *orig)
 	int have_sent = 0;
 	airi_manifest *newm = NULL;
 	memset(&g, 0, sizeof(g));
+	g.responses = 1;
 	airi__buf_init(&sent);
 	id_of(orig, oid);
 	/* fetch every recorded call first: a missing one stops nothing halfway */
@@ -2362,9 +2196,11 @@ static int reproduce_agent(struct rp *rp, const airi_manifest *orig)
 			st = compare_runs(calls[k], d.m, &cmps[k], &w);
 		if (!st) {
 			ran = k + 1;
-			ng_add_call(&g, d.m);
-			ta = tool_calls_of(airi_manifest_output(calls[k]), &an);
-			tb = tool_calls_of(airi_manifest_output(d.m), &bn);
+			trajectory_add_call(&g, airi_manifest_root(d.m),
+					    airi_manifest_run_id(d.m),
+					    airi_manifest_conditions_id(d.m));
+			ta = group_tool_calls(airi_manifest_output(calls[k]), 1, &an);
+			tb = group_tool_calls(airi_manifest_output(d.m), 1, &bn);
 			if (!ta || !tb || airi_json_parse(ta, an, &ja, NULL) ||
 			    airi_json_parse(tb, bn, &jb, NULL))
 				st = why(&w, EXIT_TROUBLE, "out of memory");
@@ -2474,23 +2310,10 @@ static int reproduce_agent(struct rp *rp, const airi_manifest *orig)
 	/* the new agent run */
 	{
 		airi__buf b;
-		char t[32];
 		airi_error err;
 		airi__buf_init(&b);
-		airi__buf_adds(&b, "{\"conditions\":");
-		airi__buf_add(&b, g.conditions.p, g.conditions.n);
-		airi__buf_adds(&b, ",\"trajectory\":[");
-		airi__buf_add(&b, g.steps.p ? g.steps.p : "", g.steps.n);
-		airi__buf_addc(&b, ']');
-		if (g.output.n) {
-			airi__buf_adds(&b, ",\"output\":");
-			airi__buf_add(&b, g.output.p, g.output.n);
-		}
-		airi__buf_printf(&b, ",\"meta\":{\"calls\":%zu", g.calls);
-		airi__rfc3339_format(g.start, t);
-		airi__buf_printf(&b, ",\"start\":\"%s\"", t);
-		airi__rfc3339_format(g.end, t);
-		airi__buf_printf(&b, ",\"end\":\"%s\",\"reproduces\":\"%s\"", t, oid);
+		trajectory_manifest(&g, NULL, &b);
+		airi__buf_printf(&b, ",\"reproduces\":\"%s\"", oid);
 		airi__buf_printf(&b, ",\"tools\":\"%s\"", rp->live ? "live" : "recorded");
 		if (stop_step >= 0)
 			airi__buf_printf(&b, ",\"stopped_at\":%ld", stop_step);
@@ -2536,13 +2359,7 @@ static int reproduce_agent(struct rp *rp, const airi_manifest *orig)
 			airi__jw_null(&j);
 		airi__jw_key(&j, "exit");
 		airi__jw_int(&j, status);
-		airi__jw_key(&j, "original");
-		airi__jw_obj(&j);
-		airi__jw_key(&j, "conditions");
-		airi__jw_str(&j, oc);
-		airi__jw_key(&j, "run");
-		airi__jw_str(&j, oid);
-		airi__jw_end_obj(&j);
+		ids_json(&j, "original", oc, oid);
 		airi__jw_key(&j, "output");
 		airi__jw_obj(&j);
 		airi__jw_key(&j, "divergence");
@@ -2553,13 +2370,7 @@ static int reproduce_agent(struct rp *rp, const airi_manifest *orig)
 		airi__jw_key(&j, "identical");
 		airi__jw_bool(&j, fo < 0);
 		airi__jw_end_obj(&j);
-		airi__jw_key(&j, "reproduced");
-		airi__jw_obj(&j);
-		airi__jw_key(&j, "conditions");
-		airi__jw_str(&j, nc);
-		airi__jw_key(&j, "run");
-		airi__jw_str(&j, nid);
-		airi__jw_end_obj(&j);
+		ids_json(&j, "reproduced", nc, nid);
 		airi__jw_key(&j, "result");
 		airi__jw_str(&j, result_name(status));
 		airi__jw_key(&j, "steps");
@@ -2593,10 +2404,7 @@ static int reproduce_agent(struct rp *rp, const airi_manifest *orig)
 				airi__jw_str(&j, s->live ? "live" : "recorded");
 			}
 			airi__jw_key(&j, "step");
-			if (s->step >= 0)
-				airi__jw_int(&j, s->step);
-			else
-				airi__jw_null(&j);
+			jw_index(&j, s->step);
 			airi__jw_key(&j, "type");
 			airi__jw_str(&j, s->model_call ? "model_call" : "tool_call");
 			airi__jw_end_obj(&j);
@@ -2708,7 +2516,7 @@ out:
 	free(stop_tb);
 	airi_manifest_free(newm);
 	airi__buf_release(&sent);
-	ng_free(&g);
+	trajectory_release(&g);
 	return status;
 }
 

@@ -10,6 +10,10 @@
  * call, --group-idle seconds without calls, or shutdown) it is recorded
  * as one grouped run: the first call's conditions, the trajectory, the
  * last call's output, and meta saying how and when it was sealed.
+ *
+ * The trajectory is built by the trajectory_* functions (proxy.h), which
+ * `airi reproduce` uses too, so that the agent runs it records are built
+ * exactly like the proxy's.
  */
 #define _GNU_SOURCE
 #include "proxy.h"
@@ -22,13 +26,7 @@
 struct group {
 	char key[136];
 	struct groups *gs;
-	int64_t t_start, t_last;
-	airi__buf conditions; /* canonical conditions of the first call */
-	airi__buf output;     /* canonical output of the last call */
-	airi__buf steps;      /* trajectory steps, comma separated */
-	size_t nsteps, calls;
-	airi__buf pending_tools; /* [{"id","name","arguments"}...] of the
-				  * last response, waiting for results */
+	struct trajectory t; /* t.start: the first call, t.end: the last */
 	struct event *idle;
 	struct group *next;
 };
@@ -90,29 +88,51 @@ void group_key(const char *traceparent, const char *airi_trace, char out[136])
 
 static void group_free(struct group *g)
 {
-	airi__buf_release(&g->conditions);
-	airi__buf_release(&g->output);
-	airi__buf_release(&g->steps);
-	airi__buf_release(&g->pending_tools);
+	trajectory_release(&g->t);
 	if (g->idle)
 		event_free(g->idle);
 	free(g);
 }
 
-static void add_step(struct group *g, airi__jw *w)
+/* ---- the trajectory (also airi reproduce's) ------------------------------ */
+
+static void add_step(struct trajectory *t, airi__jw *w)
 {
 	size_t n;
 	char *s = airi__jw_finish(w, &n);
 	if (!s)
 		return;
-	if (g->nsteps++)
-		airi__buf_addc(&g->steps, ',');
-	airi__buf_add(&g->steps, s, n);
+	if (t->nsteps++)
+		airi__buf_addc(&t->steps, ',');
+	airi__buf_add(&t->steps, s, n);
 	free(s);
 }
 
-/* tool calls asked for in an output (OpenAI chat or Anthropic) */
-static void collect_tool_calls(struct group *g, const airi_value *out)
+/* One tool call as {"arguments","id","name"}, null for what is missing. */
+static void tool_call(airi__jw *w, const airi_value *args, const airi_value *id,
+		      const airi_value *name)
+{
+	const airi_value *vals[3] = {args, id, name};
+	static const char *const keys[3] = {"arguments", "id", "name"};
+	airi__jw_obj(w);
+	for (int k = 0; k < 3; k++) {
+		airi__jw_key(w, keys[k]);
+		if (vals[k])
+			airi__jw_value(w, vals[k]);
+		else
+			airi__jw_null(w);
+	}
+	airi__jw_end_obj(w);
+}
+
+static int is_type(const airi_value *b, const char *type)
+{
+	size_t n;
+	const char *t = airi_value_string(airi_value_get(b, "type"), &n);
+	return t && n == strlen(type) && !memcmp(t, type, n);
+}
+
+char *group_tool_calls(const airi_value *out, int responses, size_t *len)
 {
 	airi__jw w;
 	airi__jw_init(&w);
@@ -125,57 +145,30 @@ static void collect_tool_calls(struct group *g, const airi_value *out)
 		for (size_t j = 0; j < airi_value_count(tcs); j++) {
 			const airi_value *tc = airi_value_at(tcs, j);
 			const airi_value *f = airi_value_get(tc, "function");
-			airi__jw_obj(&w);
-			airi__jw_key(&w, "arguments");
-			if (airi_value_get(f, "arguments"))
-				airi__jw_value(&w, airi_value_get(f, "arguments"));
-			else
-				airi__jw_null(&w);
-			airi__jw_key(&w, "id");
-			if (airi_value_get(tc, "id"))
-				airi__jw_value(&w, airi_value_get(tc, "id"));
-			else
-				airi__jw_null(&w);
-			airi__jw_key(&w, "name");
-			if (airi_value_get(f, "name"))
-				airi__jw_value(&w, airi_value_get(f, "name"));
-			else
-				airi__jw_null(&w);
-			airi__jw_end_obj(&w);
+			tool_call(&w, airi_value_get(f, "arguments"),
+				  airi_value_get(tc, "id"), airi_value_get(f, "name"));
 		}
 	}
 	const airi_value *content = airi_value_get(out, "content");
-	for (size_t i = 0; i < airi_value_count(content); i++) {
-		const airi_value *b = airi_value_at(content, i);
-		size_t n;
-		const char *t = airi_value_string(airi_value_get(b, "type"), &n);
-		if (!t || n != 8 || memcmp(t, "tool_use", 8))
-			continue;
-		airi__jw_obj(&w);
-		airi__jw_key(&w, "arguments");
-		if (airi_value_get(b, "input"))
-			airi__jw_value(&w, airi_value_get(b, "input"));
-		else
-			airi__jw_null(&w);
-		airi__jw_key(&w, "id");
-		if (airi_value_get(b, "id"))
-			airi__jw_value(&w, airi_value_get(b, "id"));
-		else
-			airi__jw_null(&w);
-		airi__jw_key(&w, "name");
-		if (airi_value_get(b, "name"))
-			airi__jw_value(&w, airi_value_get(b, "name"));
-		else
-			airi__jw_null(&w);
-		airi__jw_end_obj(&w);
-	}
+	if (!responses || airi_value_type(content) == AIRI_ARRAY)
+		for (size_t i = 0; i < airi_value_count(content); i++) {
+			const airi_value *b = airi_value_at(content, i);
+			if (is_type(b, "tool_use"))
+				tool_call(&w, airi_value_get(b, "input"),
+					  airi_value_get(b, "id"),
+					  airi_value_get(b, "name"));
+		}
+	const airi_value *items = airi_value_get(out, "output");
+	if (responses && airi_value_type(items) == AIRI_ARRAY)
+		for (size_t i = 0; i < airi_value_count(items); i++) {
+			const airi_value *b = airi_value_at(items, i);
+			if (is_type(b, "function_call"))
+				tool_call(&w, airi_value_get(b, "arguments"),
+					  airi_value_get(b, "call_id"),
+					  airi_value_get(b, "name"));
+		}
 	airi__jw_end_arr(&w);
-	size_t n;
-	char *s = airi__jw_finish(&w, &n);
-	g->pending_tools.n = 0;
-	if (s)
-		airi__buf_add(&g->pending_tools, s, n);
-	free(s);
+	return airi__jw_finish(&w, len);
 }
 
 static int same_string(const airi_value *a, const airi_value *b)
@@ -186,11 +179,11 @@ static int same_string(const airi_value *a, const airi_value *b)
 }
 
 /* tool results in a new request, paired with the calls they answer */
-static void pair_tool_results(struct group *g, const airi_value *input)
+static void pair_tool_results(struct trajectory *t, const airi_value *input)
 {
 	airi_json *pend = NULL;
-	if (!g->pending_tools.n ||
-	    airi_json_parse(g->pending_tools.p, g->pending_tools.n, &pend, NULL))
+	if (!t->pending.n ||
+	    airi_json_parse(t->pending.p, t->pending.n, &pend, NULL))
 		return;
 	const airi_value *calls = airi_json_root(pend);
 	const airi_value *msgs = airi_value_get(input, "messages");
@@ -229,11 +222,78 @@ static void pair_tool_results(struct group *g, const airi_value *input)
 		airi__jw_key(&w, "type");
 		airi__jw_str(&w, "tool_call");
 		airi__jw_end_obj(&w);
-		add_step(g, &w);
+		add_step(t, &w);
 	}
 	airi_json_free(pend);
-	g->pending_tools.n = 0;
+	t->pending.n = 0;
 }
+
+void trajectory_add_call(struct trajectory *t, const airi_value *manifest,
+			 const airi_digest *run, const airi_digest *conditions)
+{
+	const airi_value *cond = airi_value_get(manifest, "conditions");
+	const airi_value *output = airi_value_get(manifest, "output");
+	if (!t->calls)
+		airi__canon_to_buf(cond, &t->conditions);
+	pair_tool_results(t, airi_value_get(cond, "input"));
+	airi__jw w;
+	airi__jw_init(&w);
+	airi__jw_obj(&w);
+	airi__jw_key(&w, "conditions");
+	airi__jw_digest(&w, conditions);
+	airi__jw_key(&w, "run");
+	airi__jw_digest(&w, run);
+	airi__jw_key(&w, "type");
+	airi__jw_str(&w, "model_call");
+	airi__jw_end_obj(&w);
+	add_step(t, &w);
+	t->output.n = 0;
+	if (output)
+		airi__canon_to_buf(output, &t->output);
+	size_t n;
+	char *s = group_tool_calls(output, t->responses, &n);
+	t->pending.n = 0;
+	if (s)
+		airi__buf_add(&t->pending, s, n);
+	free(s);
+	t->calls++;
+}
+
+void trajectory_manifest(const struct trajectory *t, const char *group,
+			 airi__buf *b)
+{
+	char ts[32];
+	airi__buf_adds(b, "{\"conditions\":");
+	airi__buf_add(b, t->conditions.p, t->conditions.n);
+	airi__buf_adds(b, ",\"trajectory\":[");
+	airi__buf_add(b, t->steps.p ? t->steps.p : "", t->steps.n);
+	airi__buf_addc(b, ']');
+	if (t->output.n) {
+		airi__buf_adds(b, ",\"output\":");
+		airi__buf_add(b, t->output.p, t->output.n);
+	}
+	airi__buf_adds(b, ",\"meta\":{");
+	if (group) {
+		airi__buf_adds(b, "\"group\":");
+		airi__canon_string(b, group, strlen(group));
+		airi__buf_addc(b, ',');
+	}
+	airi__buf_printf(b, "\"calls\":%zu", t->calls);
+	airi__rfc3339_format(t->start, ts);
+	airi__buf_printf(b, ",\"start\":\"%s\"", ts);
+	airi__rfc3339_format(t->end, ts);
+	airi__buf_printf(b, ",\"end\":\"%s\"", ts);
+}
+
+void trajectory_release(struct trajectory *t)
+{
+	airi__buf_release(&t->conditions);
+	airi__buf_release(&t->output);
+	airi__buf_release(&t->steps);
+	airi__buf_release(&t->pending);
+}
+
+/* ---- collecting calls, sealing ------------------------------------------- */
 
 static void seal(struct group *g, const char *why, void *reply);
 
@@ -257,7 +317,7 @@ static struct group *find(struct groups *gs, const char *key, int create)
 		return NULL;
 	snprintf(g->key, sizeof(g->key), "%s", key);
 	g->gs = gs;
-	g->t_start = now_ms();
+	g->t.start = now_ms();
 	g->idle = evtimer_new(gs->base, on_idle, g);
 	g->next = gs->list;
 	gs->list = g;
@@ -274,28 +334,8 @@ void groups_add_call(struct groups *gs, const char *key, const char *manifest,
 	struct group *g = find(gs, key, 1);
 	if (!g || airi_json_parse(manifest, len, &doc, NULL))
 		goto out;
-	const airi_value *m = airi_json_root(doc);
-	const airi_value *cond = airi_value_get(m, "conditions");
-	if (!g->calls)
-		airi__canon_to_buf(cond, &g->conditions);
-	pair_tool_results(g, airi_value_get(cond, "input"));
-	airi__jw w;
-	airi__jw_init(&w);
-	airi__jw_obj(&w);
-	airi__jw_key(&w, "conditions");
-	airi__jw_digest(&w, conditions);
-	airi__jw_key(&w, "run");
-	airi__jw_digest(&w, run);
-	airi__jw_key(&w, "type");
-	airi__jw_str(&w, "model_call");
-	airi__jw_end_obj(&w);
-	add_step(g, &w);
-	g->output.n = 0;
-	if (airi_value_get(m, "output"))
-		airi__canon_to_buf(airi_value_get(m, "output"), &g->output);
-	collect_tool_calls(g, airi_value_get(m, "output"));
-	g->calls++;
-	g->t_last = now_ms();
+	trajectory_add_call(&g->t, airi_json_root(doc), run, conditions);
+	g->t.end = now_ms();
 	struct timeval tv = {gs->idle_s, 0};
 	evtimer_add(g->idle, &tv);
 out:
@@ -313,29 +353,14 @@ static void seal(struct group *g, const char *why, void *reply)
 			*p = g->next;
 			break;
 		}
-	if (!g->calls) {
+	if (!g->t.calls) {
 		group_free(g);
 		return;
 	}
 	airi__buf b;
-	char t[32];
 	airi__buf_init(&b);
-	airi__buf_adds(&b, "{\"conditions\":");
-	airi__buf_add(&b, g->conditions.p, g->conditions.n);
-	airi__buf_adds(&b, ",\"trajectory\":[");
-	airi__buf_add(&b, g->steps.p ? g->steps.p : "", g->steps.n);
-	airi__buf_addc(&b, ']');
-	if (g->output.n) {
-		airi__buf_adds(&b, ",\"output\":");
-		airi__buf_add(&b, g->output.p, g->output.n);
-	}
-	airi__buf_adds(&b, ",\"meta\":{\"group\":");
-	airi__canon_string(&b, g->key, strlen(g->key));
-	airi__buf_printf(&b, ",\"calls\":%zu", g->calls);
-	airi__rfc3339_format(g->t_start, t);
-	airi__buf_printf(&b, ",\"start\":\"%s\"", t);
-	airi__rfc3339_format(g->t_last, t);
-	airi__buf_printf(&b, ",\"end\":\"%s\",\"sealed\":\"%s\"}}", t, why);
+	trajectory_manifest(&g->t, g->key, &b);
+	airi__buf_printf(&b, ",\"sealed\":\"%s\"}}", why);
 	size_t n;
 	char *text = airi__buf_detach(&b, &n);
 	if (text)
@@ -346,7 +371,7 @@ static void seal(struct group *g, const char *why, void *reply)
 int groups_seal(struct groups *gs, const char *key, void *reply)
 {
 	struct group *g = gs ? find(gs, key, 0) : NULL;
-	if (!g || !g->calls)
+	if (!g || !g->t.calls)
 		return -1;
 	seal(g, "explicit", reply);
 	return 0;

@@ -171,4 +171,36 @@ int groups_seal(struct groups *gs, const char *key, void *reply);
 void groups_seal_all(struct groups *gs, const char *why);
 void groups_free(struct groups *gs);
 
+/* The trajectory of an agent run, built call by call (group.c); `airi
+ * reproduce` builds its new agent runs with it too. Start from a zeroed
+ * struct; release with trajectory_release(). */
+struct trajectory {
+	airi__buf conditions; /* canonical conditions of the first call */
+	airi__buf output;     /* canonical output of the last call */
+	airi__buf steps;      /* trajectory steps, comma separated */
+	airi__buf pending;    /* group_tool_calls() of the last output,
+			       * waiting for their results */
+	size_t nsteps, calls;
+	int64_t start, end; /* Unix ms, the caller's to set: meta.start/end */
+	int responses;      /* passed to group_tool_calls() */
+};
+/* Adds one recorded call (manifest: its root; run, conditions: its IDs):
+ * a tool_call step for each pending tool call, with the result found in
+ * this request's messages (or null), then a model_call step. */
+void trajectory_add_call(struct trajectory *t, const airi_value *manifest,
+			 const airi_digest *run, const airi_digest *conditions);
+/* Appends the grouped run's text up to and including meta's end time:
+ * {"conditions":..,"trajectory":[..],"output":..,"meta":{"group":GROUP,
+ * "calls":N,"start":..,"end":.. ("group" only when GROUP is not NULL);
+ * the caller adds any other meta members and the closing "}}". */
+void trajectory_manifest(const struct trajectory *t, const char *group,
+			 airi__buf *b);
+void trajectory_release(struct trajectory *t);
+/* The tool calls an output asks for, as JSON text (free()):
+ * [{"arguments","id","name"}...] in order, from OpenAI choices[].message.
+ * tool_calls and Anthropic tool_use content blocks. responses: also
+ * Responses function_call output items, and content blocks only when
+ * content is an array (airi reproduce's reading; the proxy passes 0). */
+char *group_tool_calls(const airi_value *out, int responses, size_t *len);
+
 #endif
