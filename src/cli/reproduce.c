@@ -2128,7 +2128,6 @@ static int reproduce_agent(struct rp *rp, const airi_manifest *orig)
 	int have_sent = 0;
 	airi_manifest *newm = NULL;
 	memset(&g, 0, sizeof(g));
-	g.responses = 1;
 	airi__buf_init(&sent);
 	id_of(orig, oid);
 	/* fetch every recorded call first: a missing one stops nothing halfway */
@@ -2199,8 +2198,8 @@ static int reproduce_agent(struct rp *rp, const airi_manifest *orig)
 			trajectory_add_call(&g, airi_manifest_root(d.m),
 					    airi_manifest_run_id(d.m),
 					    airi_manifest_conditions_id(d.m));
-			ta = group_tool_calls(airi_manifest_output(calls[k]), 1, &an);
-			tb = group_tool_calls(airi_manifest_output(d.m), 1, &bn);
+			ta = group_tool_calls(airi_manifest_output(calls[k]), &an);
+			tb = group_tool_calls(airi_manifest_output(d.m), &bn);
 			if (!ta || !tb || airi_json_parse(ta, an, &ja, NULL) ||
 			    airi_json_parse(tb, bn, &jb, NULL))
 				st = why(&w, EXIT_TROUBLE, "out of memory");

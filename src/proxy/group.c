@@ -132,7 +132,7 @@ static int is_type(const airi_value *b, const char *type)
 	return t && n == strlen(type) && !memcmp(t, type, n);
 }
 
-char *group_tool_calls(const airi_value *out, int responses, size_t *len)
+char *group_tool_calls(const airi_value *out, size_t *len)
 {
 	airi__jw w;
 	airi__jw_init(&w);
@@ -150,7 +150,7 @@ char *group_tool_calls(const airi_value *out, int responses, size_t *len)
 		}
 	}
 	const airi_value *content = airi_value_get(out, "content");
-	if (!responses || airi_value_type(content) == AIRI_ARRAY)
+	if (airi_value_type(content) == AIRI_ARRAY)
 		for (size_t i = 0; i < airi_value_count(content); i++) {
 			const airi_value *b = airi_value_at(content, i);
 			if (is_type(b, "tool_use"))
@@ -159,7 +159,7 @@ char *group_tool_calls(const airi_value *out, int responses, size_t *len)
 					  airi_value_get(b, "name"));
 		}
 	const airi_value *items = airi_value_get(out, "output");
-	if (responses && airi_value_type(items) == AIRI_ARRAY)
+	if (airi_value_type(items) == AIRI_ARRAY)
 		for (size_t i = 0; i < airi_value_count(items); i++) {
 			const airi_value *b = airi_value_at(items, i);
 			if (is_type(b, "function_call"))
@@ -187,6 +187,11 @@ static void pair_tool_results(struct trajectory *t, const airi_value *input)
 		return;
 	const airi_value *calls = airi_json_root(pend);
 	const airi_value *msgs = airi_value_get(input, "messages");
+	/* the Responses API's input items: {"type":"function_call_output",
+	 * "call_id":..,"output":..} answer a function_call */
+	const airi_value *items = airi_value_get(input, "input");
+	if (airi_value_type(items) != AIRI_ARRAY)
+		items = NULL;
 	for (size_t c = 0; c < airi_value_count(calls); c++) {
 		const airi_value *call = airi_value_at(calls, c);
 		const airi_value *result = NULL;
@@ -204,6 +209,13 @@ static void pair_tool_results(struct trajectory *t, const airi_value *input)
 						airi_value_get(call, "id")))
 					result = airi_value_get(p, "content");
 			}
+		}
+		for (size_t i = 0; i < airi_value_count(items) && !result; i++) {
+			const airi_value *it = airi_value_at(items, i);
+			if (is_type(it, "function_call_output") &&
+			    same_string(airi_value_get(it, "call_id"),
+					airi_value_get(call, "id")))
+				result = airi_value_get(it, "output");
 		}
 		airi__jw w;
 		airi__jw_init(&w);
@@ -251,7 +263,7 @@ void trajectory_add_call(struct trajectory *t, const airi_value *manifest,
 	if (output)
 		airi__canon_to_buf(output, &t->output);
 	size_t n;
-	char *s = group_tool_calls(output, t->responses, &n);
+	char *s = group_tool_calls(output, &n);
 	t->pending.n = 0;
 	if (s)
 		airi__buf_add(&t->pending, s, n);

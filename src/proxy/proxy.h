@@ -182,11 +182,11 @@ struct trajectory {
 			       * waiting for their results */
 	size_t nsteps, calls;
 	int64_t start, end; /* Unix ms, the caller's to set: meta.start/end */
-	int responses;      /* passed to group_tool_calls() */
 };
 /* Adds one recorded call (manifest: its root; run, conditions: its IDs):
  * a tool_call step for each pending tool call, with the result found in
- * this request's messages (or null), then a model_call step. */
+ * this request's messages (tool messages, tool_result blocks) or Responses
+ * input items (function_call_output), or null; then a model_call step. */
 void trajectory_add_call(struct trajectory *t, const airi_value *manifest,
 			 const airi_digest *run, const airi_digest *conditions);
 /* Appends the grouped run's text up to and including meta's end time:
@@ -198,9 +198,8 @@ void trajectory_manifest(const struct trajectory *t, const char *group,
 void trajectory_release(struct trajectory *t);
 /* The tool calls an output asks for, as JSON text (free()):
  * [{"arguments","id","name"}...] in order, from OpenAI choices[].message.
- * tool_calls and Anthropic tool_use content blocks. responses: also
- * Responses function_call output items, and content blocks only when
- * content is an array (airi reproduce's reading; the proxy passes 0). */
-char *group_tool_calls(const airi_value *out, int responses, size_t *len);
+ * tool_calls, Anthropic tool_use content blocks and Responses
+ * function_call output items (id: their call_id). */
+char *group_tool_calls(const airi_value *out, size_t *len);
 
 #endif

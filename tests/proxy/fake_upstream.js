@@ -14,7 +14,9 @@
 // Endpoints
 //   POST /v1/chat/completions   JSON, or SSE with `stream: true` (OpenAI's chunk format)
 //   POST /v1/completions        JSON, or SSE with `stream: true`
-//   POST /v1/responses          JSON, or SSE with `stream: true` (Responses API events)
+//   POST /v1/responses          JSON, or SSE with `stream: true` (Responses API events); plain
+//                               JSON asks for a get_weather function_call when given tools
+//                               and asked about the weather
 //   POST /v1/embeddings         float or base64 embeddings (the openai SDK asks for base64)
 //   POST /v1/messages           Anthropic Messages, JSON or SSE
 //   GET  /v1/models             a pass-through path for the proxy (not captured)
@@ -390,8 +392,27 @@ function responseObject(body, bodyHash, status, text) {
   };
 }
 
+// What the model "does" for a Responses request: with tools and a user item asking about the
+// weather last, a function_call item (call_id TOOL_CALL_ID, the tool_city knob's arguments);
+// after a function_call_output item, "It is sunny."; else the usual reply text.
+function responsesDecision(body) {
+  const items = Array.isArray(body.input) ? body.input : [];
+  const last = items[items.length - 1];
+  if (last && last.type === 'function_call_output') return { kind: 'text', text: varied('It is sunny.') };
+  const hasTools = Array.isArray(body.tools) && body.tools.length > 0;
+  if (hasTools && last && last.role === 'user' && /weather/i.test(responsesInputText(body))) return { kind: 'tool' };
+  return { kind: 'text', text: varied(replyText(responsesInputText(body), body.seed)) };
+}
+
 function responseJSON(body, bodyHash) {
-  return responseObject(body, bodyHash, 'completed', varied(replyText(responsesInputText(body), body.seed)));
+  const d = responsesDecision(body);
+  if (d.kind === 'text') return responseObject(body, bodyHash, 'completed', d.text);
+  const r = responseObject(body, bodyHash, 'completed', null);
+  r.output = [{ id: 'fc_fake_' + bodyHash.slice(0, 16), type: 'function_call', status: 'completed',
+    call_id: TOOL_CALL_ID, name: 'get_weather', arguments: toolArgs() }];
+  r.usage = { input_tokens: tokenCount(responsesInputText(body)), input_tokens_details: { cached_tokens: 0 },
+    output_tokens: 5, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: tokenCount(responsesInputText(body)) + 5 };
+  return r;
 }
 
 function responseEvents(body, bodyHash) {

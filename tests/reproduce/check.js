@@ -13,7 +13,8 @@
 //    alias changed";
 // 3. the fake's answer varies for the same request (knob vary): exit 1, "same conditions,
 //    output varied" at the right character offset;
-// 4. agent runs (OpenAI and Anthropic, grouped with Airi-Trace): hermetic replay identical;
+// 4. agent runs (OpenAI, Anthropic and the Responses API, grouped with Airi-Trace): hermetic
+//    replay identical;
 //    with the model asking for another tool call (knob tool_city) the replay stops at step 0
 //    and says so;
 // 5. --live-tools: a command that gives the recorded result (identical) and one that does not
@@ -136,6 +137,8 @@ const TOOLS_OPENAI = [{ type: "function", function: { name: "get_weather", descr
   parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } }];
 const TOOLS_ANTHROPIC = [{ name: "get_weather", description: "Weather in a city",
   input_schema: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }];
+const TOOLS_RESPONSES = [{ type: "function", name: "get_weather", description: "Weather in a city",
+  parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } }];
 
 async function main() {
   // ---- 1. every API, plain and streamed: identical ------------------------------------
@@ -330,6 +333,34 @@ async function main() {
     const s = await fetch(PROXY_URL + "/airi/v1/groups/agent-anthropic-1/seal", { method: "POST" });
     agents.anthropic = (await s.json()).run;
     check(/^sha256:/.test(agents.anthropic || ""), "Anthropic agent run recorded (sealed, streamed calls)", agents.anthropic);
+  }
+  {
+    // a Responses API agent: the function_call output item is a tool call, the next request's
+    // function_call_output input item its result
+    const h = { "airi-trace": "agent-responses-1" };
+    const q = { role: "user", content: "What is the weather in Oslo?" };
+    const base = { model: "gpt-4.1", tools: TOOLS_RESPONSES };
+    const first = await record("responses agent 1/2", "/v1/responses", { ...base, input: [q] }, h);
+    const fc = manifest(first).output.output[0];
+    check(fc && fc.type === "function_call" && fc.call_id === "call_fake_weather_1", "Responses agent: the model asked for a function call", fc);
+    await record("responses agent 2/2", "/v1/responses", {
+      ...base, input: [q, fc, { type: "function_call_output", call_id: fc.call_id, output: "Sunny, 21 C" }],
+    }, h);
+    const s = await fetch(PROXY_URL + "/airi/v1/groups/agent-responses-1/seal", { method: "POST" });
+    const run = (await s.json()).run;
+    check(/^sha256:/.test(run || ""), "Responses agent run recorded (sealed)", run);
+    const m = manifest(run);
+    const t = m.trajectory;
+    check(t.length === 3 && t[0].type === "model_call" && t[2].type === "model_call" && t[1].type === "tool_call" &&
+      t[1].name === "get_weather" && t[1].id === "call_fake_weather_1" && t[1].arguments === '{"city":"Oslo"}' &&
+      t[1].result === "Sunny, 21 C",
+    "Responses agent run: model call, the tool call with its result, model call", t);
+    const r = reproduceJSON(run);
+    check(r.status === 0 && r.report.result === "identical" && r.report.steps.map((x) => x.type).join(",") === "model_call,tool_call,model_call" &&
+      r.report.steps.every((x) => x.type !== "model_call" || (x.conditions_identical && x.tool_calls_as_recorded)),
+    "Responses agent run, hermetic replay: exit 0, identical, the same steps", r.stdout + r.stderr);
+    check(JSON.stringify(manifest(r.report.reproduced.run).trajectory[1]) === JSON.stringify(t[1]),
+      "Responses agent run: the replay's tool step is the proxy's", manifest(r.report.reproduced.run).trajectory);
   }
   for (const [name, run] of Object.entries(agents)) {
     const r = reproduceJSON(run);
