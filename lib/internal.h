@@ -69,6 +69,14 @@ enum { AIRI__KEPT_SECTION, AIRI__KEPT_STEP, AIRI__KEPT_OUTPUT, AIRI__KEPT_META }
  * 0 when they were not kept */
 int airi__manifest_kept(const airi_manifest *m, int kind, size_t i,
 			const char **p, size_t *n);
+/* Something derived from m ahead of time, kept with it and freed with it
+ * (one slot: the store's airi__store_prepare) */
+void airi__manifest_set_prep(airi_manifest *m, void *prep,
+			     void (*prep_free)(void *));
+void *airi__manifest_prep(const airi_manifest *m);
+/* Derives now, on the calling thread, what recording m will need (model
+ * names, summary, facts, time), so that a writer thread only writes. */
+int airi__store_prepare(airi_manifest *m);
 
 /* Compares two UTF-8 strings by their UTF-16 code units. */
 int airi__utf16_cmp(const char *a, size_t an, const char *b, size_t bn);

@@ -30,6 +30,10 @@ struct airi_manifest {
 	 * meta), so that recording does not canonicalize them again */
 	int keep;
 	airi__buf canon;
+	/* airi__manifest_set_prep: what a store derived from the manifest
+	 * ahead of recording (lib/store.c), freed with it */
+	void *prep;
+	void (*prep_free)(void *);
 	struct span { size_t off, len; } *sec_span, *step_span, out_span,
 		meta_span;
 };
@@ -47,6 +51,8 @@ void airi_manifest_free(airi_manifest *m)
 	free(m->sec_span);
 	free(m->step_span);
 	airi__buf_release(&m->canon);
+	if (m->prep && m->prep_free)
+		m->prep_free(m->prep);
 	airi_json_free(m->doc);
 	free(m->text);
 	free(m);
@@ -378,6 +384,20 @@ int airi__manifest_parse_borrow_ex(const char *text, size_t len,
 	m->src = text ? text : "";
 	m->len = len;
 	return parse_common(m, out, err, flags);
+}
+
+void airi__manifest_set_prep(airi_manifest *m, void *prep,
+			     void (*prep_free)(void *))
+{
+	if (m->prep && m->prep_free)
+		m->prep_free(m->prep);
+	m->prep = prep;
+	m->prep_free = prep_free;
+}
+
+void *airi__manifest_prep(const airi_manifest *m)
+{
+	return m->prep;
 }
 
 int airi__manifest_kept(const airi_manifest *m, int kind, size_t i,

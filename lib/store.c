@@ -484,33 +484,79 @@ struct run_rec {
 	char summary[128];
 };
 
-static void run_rec_init(struct run_rec *r, const airi_manifest *m,
-			 int64_t recorded_ms)
+/* What recording derives from the manifest alone (airi__store_prepare
+ * makes it ahead of time; run_rec_init otherwise) */
+struct prep {
+	int has_time;
+	int64_t time_ms;
+	char *model, *resolved;
+	char summary[128];
+	struct airi__facts facts;
+};
+
+static void prep_free(void *p)
+{
+	struct prep *x = p;
+	if (x) {
+		free(x->model);
+		free(x->resolved);
+		free(x);
+	}
+}
+
+static void prep_fill(struct prep *x, const airi_manifest *m)
 {
 	const char *name, *res;
 	size_t nl, rl, sn;
 	int64_t t;
-	memset(r, 0, sizeof(*r));
-	r->row.run = *airi_manifest_run_id(m);
-	r->row.conditions = *airi_manifest_conditions_id(m);
-	r->row.recorded_ms = recorded_ms >= 0 ? recorded_ms : now_ms();
-	r->row.time_ms = r->row.recorded_ms;
 	const airi_value *start = airi_value_get(airi_manifest_meta(m), "start");
 	if (!start)
 		start = airi_value_get(airi_manifest_meta(m), "started_at");
 	const char *ss = airi_value_string(start, &sn);
-	if (ss && airi__rfc3339_parse(ss, sn, &t) == 0)
-		r->row.time_ms = t;
+	if (ss && airi__rfc3339_parse(ss, sn, &t) == 0) {
+		x->has_time = 1;
+		x->time_ms = t;
+	}
 	airi__manifest_model(m, &name, &nl, &res, &rl);
 	if (name)
-		r->model = strndup(name, nl);
+		x->model = strndup(name, nl);
 	if (res)
-		r->resolved = strndup(res, rl);
-	r->row.model = r->model;
-	r->row.resolved = r->resolved;
-	airi__output_summary(m, r->summary, sizeof(r->summary));
+		x->resolved = strndup(res, rl);
+	airi__output_summary(m, x->summary, sizeof(x->summary));
+	airi__run_facts(m, &x->facts);
+}
+
+int airi__store_prepare(airi_manifest *m)
+{
+	struct prep *x = calloc(1, sizeof(*x));
+	if (!x)
+		return AIRI_ENOMEM;
+	prep_fill(x, m);
+	airi__manifest_set_prep(m, x, prep_free);
+	return 0;
+}
+
+static void run_rec_init(struct run_rec *r, const airi_manifest *m,
+			 int64_t recorded_ms)
+{
+	struct prep local, *x = airi__manifest_prep(m);
+	memset(r, 0, sizeof(*r));
+	if (!x) {
+		memset(&local, 0, sizeof(local));
+		prep_fill(&local, m);
+		x = &local;
+		r->model = local.model; /* ours to free */
+		r->resolved = local.resolved;
+	}
+	r->row.run = *airi_manifest_run_id(m);
+	r->row.conditions = *airi_manifest_conditions_id(m);
+	r->row.recorded_ms = recorded_ms >= 0 ? recorded_ms : now_ms();
+	r->row.time_ms = x->has_time ? x->time_ms : r->row.recorded_ms;
+	r->row.model = x->model;
+	r->row.resolved = x->resolved;
+	memcpy(r->summary, x->summary, sizeof(r->summary));
 	r->row.summary = r->summary;
-	airi__run_facts(m, &r->facts);
+	r->facts = x->facts;
 	r->row.facts = &r->facts;
 }
 

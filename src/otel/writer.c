@@ -140,6 +140,14 @@ int owjob_prepare(struct owjob *j, char *text, size_t len)
 		snprintf(j->error, sizeof(j->error), "%s", err.message);
 		return j->rc;
 	}
+	/* and what the store derives from it, here on the event loop, so
+	 * the writer thread only writes */
+	if ((j->rc = airi__store_prepare(j->m))) {
+		snprintf(j->error, sizeof(j->error), "out of memory");
+		airi_manifest_free(j->m);
+		j->m = NULL;
+		return j->rc;
+	}
 	j->run = *airi_manifest_run_id(j->m);
 	j->conditions = *airi_manifest_conditions_id(j->m);
 	return 0;

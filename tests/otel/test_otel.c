@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include "otel.h"
 
+#include "store.h"
+
 #include "google/rpc/status.pb-c.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
@@ -828,6 +830,92 @@ static void kept_canon(void **state)
 	}
 }
 
+
+/* ---- what the store derives ahead of time ---------------------------------- */
+
+struct listed {
+	char text[4][1024];
+	int n;
+};
+
+static int list_one(void *ctx, const airi_run_info *r)
+{
+	struct listed *l = ctx;
+	char run[AIRI_DIGEST_STRLEN];
+	airi_digest_format(&r->run, run);
+	if (l->n < 4)
+		snprintf(l->text[l->n++], sizeof(l->text[0]), "%s %lld %s %s %s", run,
+			 (long long)r->time_ms, r->model ? r->model : "-",
+			 r->model_resolved ? r->model_resolved : "-",
+			 r->summary ? r->summary : "-");
+	return 0;
+}
+
+/* A manifest prepared on one thread (airi__store_prepare, as the receiver
+ * does on its event loop) is recorded exactly as an unprepared one: the
+ * same run row (time, models, summary) and the same cohort facts. */
+static void store_prepare(void **state)
+{
+	(void)state;
+	static const char doc[] =
+		"{\"conditions\":{\"model\":{\"name\":\"gpt-4o\",\"resolved\":"
+		"\"gpt-4o-2024\"},\"input\":{\"messages\":[{\"role\":\"user\","
+		"\"content\":\"hi\"}]}},\"output\":{\"choices\":[{\"finish_reason\":"
+		"\"stop\",\"message\":{\"role\":\"assistant\",\"content\":\"hello "
+		"there\"}}],\"usage\":{\"completion_tokens\":2}},\"meta\":{\"start\":"
+		"\"2026-01-02T03:04:05.678Z\",\"end\":\"2026-01-02T03:04:06Z\","
+		"\"status\":200}}";
+	char dir[] = "/tmp/airi-test-prep-XXXXXX", path[2][300];
+	assert_non_null(mkdtemp(dir));
+	struct listed got[2];
+	memset(got, 0, sizeof(got));
+	for (int k = 0; k < 2; k++) {
+		snprintf(path[k], sizeof(path[k]), "%s/s%d.db", dir, k);
+		airi_store *st = NULL;
+		airi_manifest *m = NULL;
+		airi_error err;
+		assert_int_equal(airi_store_open(path[k], AIRI_STORE_CREATE, &st, &err), 0);
+		assert_int_equal(airi__manifest_parse_borrow_ex(doc, strlen(doc),
+								 k ? AIRI__PARSE_KEEP_CANON : 0,
+								 &m, &err),
+				 0);
+		if (k)
+			assert_int_equal(airi__store_prepare(m), 0);
+		assert_int_equal(airi__store_record_at(st, m, 1000, NULL, &err), 0);
+		airi_manifest_free(m);
+		airi_filter f;
+		memset(&f, 0, sizeof(f));
+		assert_int_equal(airi_store_list(st, &f, list_one, &got[k], &err), 0);
+		size_t objects = 0, problems = 0;
+		assert_int_equal(airi_store_fsck(st, NULL, NULL, &objects, &problems, &err), 0);
+		assert_int_equal(problems, 0);
+		airi_store_close(st);
+	}
+	assert_int_equal(got[0].n, 1);
+	assert_int_equal(got[1].n, 1);
+	assert_string_equal(got[0].text[0], got[1].text[0]);
+	assert_non_null(strstr(got[1].text[0], " 1767323045678 gpt-4o gpt-4o-2024 "));
+	/* the cohort facts too: a regress of the two stores' single runs
+	 * compares equal outcomes */
+	char *rep[2] = {NULL, NULL};
+	for (int k = 0; k < 2; k++) {
+		airi_store *st = NULL;
+		airi_error err;
+		assert_int_equal(airi_store_open(path[k], AIRI_STORE_READONLY, &st, &err), 0);
+		size_t n;
+		assert_int_equal(airi_regress(st, "model=gpt-4o", "model=gpt-4o-2024", 0, &rep[k], &n,
+					      &err),
+				 0);
+		airi_store_close(st);
+	}
+	assert_string_equal(rep[0], rep[1]);
+	free(rep[0]);
+	free(rep[1]);
+	char cmd[400];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -843,6 +931,7 @@ int main(void)
 		cmocka_unit_test(agent_run),
 		cmocka_unit_test(limits),
 		cmocka_unit_test(kept_canon),
+		cmocka_unit_test(store_prepare),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
