@@ -18,7 +18,7 @@
 #                spans, 4 HTTP client spans (3 runs and 1 grouped run per trace), protobuf
 #   other-pb     non-GenAI spans only (HTTP, database): decoded, checked, not recorded
 #
-# Knobs: BENCH_OTEL_SPANS (default 100000), BENCH_OTEL_BATCH (512), BENCH_OTEL_CONC (4),
+# Knobs: BENCH_OTEL_SPANS (default 100000), BENCH_OTEL_BATCH (512), BENCH_OTEL_CONC (4; an OpenTelemetry Collector exports 10 at a time),
 # BENCH_OTEL_ONLY (space-separated workloads). Prints a table; bench/out/otel.tsv keeps it.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
