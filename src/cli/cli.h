@@ -125,6 +125,9 @@ int cmd_consistency(struct args *a);
  * see proof.c */
 char *cli_key_location(const struct args *a);
 airi_key *cli_signer(const struct args *a, int required, int *status);
+/* signs a checkpoint when a signing key is around (airi record, airi
+ * reproduce); 0, or the exit status of the failure */
+int cli_sign_checkpoint(const struct args *a, airi_store *s);
 int cmd_proxy(struct args *a);
 int cmd_otel(struct args *a);
 int cmd_store(struct args *a);

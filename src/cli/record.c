@@ -32,24 +32,6 @@ static int print_ids(const airi_manifest *m, int json)
 	return 0;
 }
 
-/* With a signing key around, sign a checkpoint over what was recorded. */
-static int sign_checkpoint(struct args *a, airi_store *s)
-{
-	int status = 0;
-	airi_error err;
-	char *note = NULL;
-	airi_key *k = cli_signer(a, 0, &status);
-	if (!k)
-		return status;
-	if (airi_store_checkpoint(s, k, NULL, &note, &err)) {
-		cli_error(NULL, &err);
-		status = EXIT_TROUBLE;
-	}
-	free(note);
-	airi_key_free(k);
-	return status;
-}
-
 static int record_one(struct args *a, const char *path)
 {
 	char *data;
@@ -92,7 +74,7 @@ static int record_one(struct args *a, const char *path)
 		cli_error(NULL, &err);
 		status = EXIT_TROUBLE;
 	} else {
-		status = sign_checkpoint(a, s);
+		status = cli_sign_checkpoint(a, s);
 		print_ids(m, cli_opt(a, "json"));
 	}
 	airi_manifest_free(m);
@@ -331,7 +313,7 @@ static int record_jsonl(struct args *a, const char *path)
 	free(ch.lines);
 	free(ch.m);
 	if (committed) {
-		int st = sign_checkpoint(a, s);
+		int st = cli_sign_checkpoint(a, s);
 		if (!status)
 			status = st;
 	}

@@ -2519,25 +2519,6 @@ out:
 	return status;
 }
 
-/* With a signing key around, sign a checkpoint over what was recorded
- * (as airi record and airi proxy do). */
-static int sign_checkpoint(const struct args *a, airi_store *s)
-{
-	int status = 0;
-	airi_error err;
-	char *note = NULL;
-	airi_key *k = cli_signer(a, 0, &status);
-	if (!k)
-		return status;
-	if (airi_store_checkpoint(s, k, NULL, &note, &err)) {
-		cli_error(NULL, &err);
-		status = EXIT_TROUBLE;
-	}
-	free(note);
-	airi_key_free(k);
-	return status;
-}
-
 int cmd_reproduce(struct args *a)
 {
 	struct rp rp;
@@ -2594,7 +2575,7 @@ int cmd_reproduce(struct args *a)
 		status = reproduce_single(&rp, orig);
 	curl_global_cleanup();
 	if (rp.recorded) {
-		int s = sign_checkpoint(a, rp.store);
+		int s = cli_sign_checkpoint(a, rp.store);
 		if (s && (status == 0 || status == EXIT_DIFFERENT ||
 			  status == EXIT_CONDITIONS))
 			status = s;

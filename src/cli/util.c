@@ -452,3 +452,22 @@ const char *cli_s(const airi_value *v)
 	b[n] = 0;
 	return b;
 }
+
+/* With a signing key around (--key, AIRI_KEY, the default file), sign a
+ * checkpoint over what was recorded; none: nothing to do. */
+int cli_sign_checkpoint(const struct args *a, airi_store *s)
+{
+	int status = 0;
+	airi_error err;
+	char *note = NULL;
+	airi_key *k = cli_signer(a, 0, &status);
+	if (!k)
+		return status;
+	if (airi_store_checkpoint(s, k, NULL, &note, &err)) {
+		cli_error(NULL, &err);
+		status = EXIT_TROUBLE;
+	}
+	free(note);
+	airi_key_free(k);
+	return status;
+}
