@@ -1061,26 +1061,14 @@ static char *resp_header(CURL *e, const char *name)
 	return has_control(h->value) ? NULL : strdup(h->value);
 }
 
-/* One SSE event (the proxy's rules, server.c pass_event): its data lines
- * joined; "[DONE]" ends nothing and is not assembled. */
-static void sse_event(struct xfer *x, const char *ev, size_t n)
+/* One SSE event (the proxy's rules, sse.c): its data lines joined;
+ * "[DONE]" ends nothing and is not assembled. */
+static void sse_event(void *arg, const char *ev, size_t n)
 {
+	struct xfer *x = arg;
 	airi__buf data;
 	airi__buf_init(&data);
-	for (size_t i = 0; i < n;) {
-		const char *nl = memchr(ev + i, '\n', n - i);
-		size_t l = nl ? (size_t)(nl - (ev + i)) : n - i;
-		const char *line = ev + i;
-		size_t ll = l && line[l - 1] == '\r' ? l - 1 : l;
-		if (ll >= 5 && !memcmp(line, "data:", 5)) {
-			size_t off = ll > 5 && line[5] == ' ' ? 6 : 5;
-			if (data.n)
-				airi__buf_addc(&data, '\n');
-			airi__buf_add(&data, line + off, ll - off);
-		}
-		i += l + 1;
-	}
-	if (!(data.n == 6 && !memcmp(data.p, "[DONE]", 6)))
+	if (!sse_data(ev, n, &data))
 		asm_event(x->as, NULL, data.p ? data.p : "", data.n);
 	airi__buf_release(&data);
 }
@@ -1109,23 +1097,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 		return len;
 	}
 	airi__buf_add(&x->sse, p, len);
-	size_t start = 0;
-	for (size_t i = 0; i + 1 < x->sse.n; i++) {
-		size_t end = 0;
-		if (x->sse.p[i] == '\n' && x->sse.p[i + 1] == '\n')
-			end = i + 2;
-		else if (i + 3 < x->sse.n && !memcmp(x->sse.p + i, "\r\n\r\n", 4))
-			end = i + 4;
-		if (end) {
-			sse_event(x, x->sse.p + start, end - start);
-			start = end;
-			i = end - 1;
-		}
-	}
-	if (start) {
-		memmove(x->sse.p, x->sse.p + start, x->sse.n - start);
-		x->sse.n -= start;
-	}
+	sse_split(&x->sse, sse_event, x);
 	return len;
 }
 

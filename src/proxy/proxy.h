@@ -63,6 +63,14 @@ const char *const *proxy_not_params(enum api api);
 struct assembler;
 struct assembler *asm_new(enum api api);
 void asm_free(struct assembler *a);
+/* Cuts the complete events (each ending in a blank line, "\n\n" or
+ * "\r\n\r\n") off the front of buf, calling fn for each in order, and
+ * keeps the rest; returns how many. */
+size_t sse_split(airi__buf *buf, void (*fn)(void *ctx, const char *ev, size_t n),
+		 void *ctx);
+/* Appends an event's data lines to data, joined with "\n" (one space
+ * after "data:" dropped); 1 when they are exactly "[DONE]". */
+int sse_data(const char *ev, size_t n, airi__buf *data);
 void asm_event(struct assembler *a, const char *event, const char *data,
 	       size_t n);
 /* The assembled output as JSON text (free()), and the resolved model /

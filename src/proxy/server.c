@@ -672,34 +672,16 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 }
 
 /* Sends one complete SSE event on, holding back "data: [DONE]". */
-static void pass_event(struct call *c, const char *ev, size_t n)
+static void pass_event(void *arg, const char *ev, size_t n)
 {
-	/* find the data lines */
+	struct call *c = arg;
 	airi__buf data;
 	airi__buf_init(&data);
-	const char *event_name = NULL;
-	size_t event_len = 0;
-	for (size_t i = 0; i < n;) {
-		const char *nl = memchr(ev + i, '\n', n - i);
-		size_t l = nl ? (size_t)(nl - (ev + i)) : n - i;
-		const char *line = ev + i;
-		size_t ll = l && line[l - 1] == '\r' ? l - 1 : l;
-		if (ll >= 5 && !memcmp(line, "data:", 5)) {
-			size_t off = ll > 5 && line[5] == ' ' ? 6 : 5;
-			if (data.n)
-				airi__buf_addc(&data, '\n');
-			airi__buf_add(&data, line + off, ll - off);
-		} else if (ll >= 6 && !memcmp(line, "event:", 6)) {
-			event_name = line + 6;
-			event_len = ll - 6;
-		}
-		i += l + 1;
-	}
-	(void)event_len;
-	if (data.n == 6 && !memcmp(data.p, "[DONE]", 6)) {
+	int done = sse_data(ev, n, &data);
+	if (done) {
 		c->held_done = 1;
 	} else {
-		asm_event(c->as, event_name, data.p ? data.p : "", data.n);
+		asm_event(c->as, NULL, data.p ? data.p : "", data.n);
 		if (!c->client_gone) {
 			struct evbuffer *b = evbuffer_new();
 			evbuffer_add(b, ev, n);
@@ -805,23 +787,7 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	}
 	/* split into events at blank lines */
 	airi__buf_add(&c->sse, p, len);
-	size_t start = 0;
-	for (size_t i = 0; i + 1 < c->sse.n; i++) {
-		size_t end = 0;
-		if (c->sse.p[i] == '\n' && c->sse.p[i + 1] == '\n')
-			end = i + 2;
-		else if (i + 3 < c->sse.n && !memcmp(c->sse.p + i, "\r\n\r\n", 4))
-			end = i + 4;
-		if (end) {
-			pass_event(c, c->sse.p + start, end - start);
-			start = end;
-			i = end - 1;
-		}
-	}
-	if (start) {
-		memmove(c->sse.p, c->sse.p + start, c->sse.n - start);
-		c->sse.n -= start;
-	}
+	sse_split(&c->sse, pass_event, c);
 	return len;
 }
 

@@ -445,3 +445,47 @@ char *asm_output(struct assembler *a, size_t *len)
 	airi__jw_end_obj(&w);
 	return airi__jw_finish(&w, len);
 }
+
+/* ---- splitting a stream into events ------------------------------------- */
+
+size_t sse_split(airi__buf *buf, void (*fn)(void *ctx, const char *ev, size_t n),
+		 void *ctx)
+{
+	size_t start = 0, events = 0;
+	for (size_t i = 0; i + 1 < buf->n; i++) {
+		size_t end = 0;
+		if (buf->p[i] == '\n' && buf->p[i + 1] == '\n')
+			end = i + 2;
+		else if (i + 3 < buf->n && !memcmp(buf->p + i, "\r\n\r\n", 4))
+			end = i + 4;
+		if (end) {
+			fn(ctx, buf->p + start, end - start);
+			events++;
+			start = end;
+			i = end - 1;
+		}
+	}
+	if (start) {
+		memmove(buf->p, buf->p + start, buf->n - start);
+		buf->n -= start;
+	}
+	return events;
+}
+
+int sse_data(const char *ev, size_t n, airi__buf *data)
+{
+	for (size_t i = 0; i < n;) {
+		const char *nl = memchr(ev + i, '\n', n - i);
+		size_t l = nl ? (size_t)(nl - (ev + i)) : n - i;
+		const char *line = ev + i;
+		size_t ll = l && line[l - 1] == '\r' ? l - 1 : l;
+		if (ll >= 5 && !memcmp(line, "data:", 5)) {
+			size_t off = ll > 5 && line[5] == ' ' ? 6 : 5;
+			if (data->n)
+				airi__buf_addc(data, '\n');
+			airi__buf_add(data, line + off, ll - off);
+		}
+		i += l + 1;
+	}
+	return data->n == 6 && !memcmp(data->p, "[DONE]", 6);
+}

@@ -267,6 +267,54 @@ static void test_unparsable(void **state)
 	assert_int_equal(proxy_api_of("POST", "/v1/messages"), API_MESSAGES);
 }
 
+
+/* SSE framing shared by the proxy and airi reproduce: events end at a blank
+ * line ("\n\n" or "\r\n\r\n"), an unfinished one waits for more bytes;
+ * data lines are joined with "\n", one space after "data:" dropped. */
+struct seen {
+	char ev[4][64];
+	int n;
+};
+
+static void collect(void *ctx, const char *ev, size_t n)
+{
+	struct seen *s = ctx;
+	assert_true(s->n < 4 && n < 64);
+	memcpy(s->ev[s->n], ev, n);
+	s->ev[s->n++][n] = 0;
+}
+
+static void test_sse_framing(void **state)
+{
+	(void)state;
+	airi__buf b;
+	struct seen s;
+	memset(&s, 0, sizeof(s));
+	airi__buf_init(&b);
+	const char *in = "data: a\n\nevent: x\r\ndata:b\r\n\r\ndata: c\n";
+	airi__buf_add(&b, in, strlen(in));
+	assert_int_equal(sse_split(&b, collect, &s), 2);
+	assert_string_equal(s.ev[0], "data: a\n\n");
+	assert_string_equal(s.ev[1], "event: x\r\ndata:b\r\n\r\n");
+	assert_int_equal(b.n, strlen("data: c\n")); /* kept for later */
+	airi__buf_add(&b, "data: d\n\n", 9);
+	assert_int_equal(sse_split(&b, collect, &s), 1);
+	assert_string_equal(s.ev[2], "data: c\ndata: d\n\n");
+	assert_int_equal(b.n, 0);
+	airi__buf d;
+	airi__buf_init(&d);
+	assert_int_equal(sse_data(s.ev[2], strlen(s.ev[2]), &d), 0);
+	assert_int_equal(d.n, 3);
+	assert_memory_equal(d.p, "c\nd", 3);
+	d.n = 0;
+	assert_int_equal(sse_data(s.ev[1], strlen(s.ev[1]), &d), 0);
+	assert_memory_equal(d.p, "b", 1);
+	d.n = 0;
+	assert_int_equal(sse_data("data: [DONE]\r\n\r\n", 16, &d), 1);
+	airi__buf_release(&d);
+	airi__buf_release(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +323,7 @@ int main(void)
 		cmocka_unit_test(test_stream_tool_calls),
 		cmocka_unit_test(test_anthropic),
 		cmocka_unit_test(test_unparsable),
+		cmocka_unit_test(test_sse_framing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
