@@ -310,6 +310,11 @@ int otel_listen_ok(const char *listen);
 struct rx *otel_rx_start(struct event_base *base, airi_store *ws,
 			 airi_key *signer, const struct otel_rx_opts *o,
 			 const char **why);
+/* Started with ws NULL (its store unreachable), the receiver answers
+ * POST /v1/traces with 503 (OTLP's retryable status) and calls later on
+ * each request until it returns a store (given to the receiver: its writer
+ * thread starts then). */
+void otel_rx_later(struct rx *rx, airi_store *(*later)(void *ctx), void *ctx);
 /* Stops accepting connections; new requests on open ones get 503. */
 void otel_rx_stop(struct rx *rx);
 /* requests not answered yet */

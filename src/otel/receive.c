@@ -47,7 +47,10 @@ struct rx {
 	struct event_base *base;
 	struct evhttp *http;
 	struct evhttp_bound_socket *sock;
-	struct owriter *writer;
+	struct owriter *writer; /* NULL until a store is there (otel_rx_later) */
+	airi_key *signer;
+	airi_store *(*later)(void *ctx); /* a store, once it can be opened */
+	void *later_ctx;
 	struct agents *agents;
 	struct forwarder *fwd;
 	size_t max_body;
@@ -389,6 +392,19 @@ static void on_request(struct evhttp_request *req, void *arg)
 			    rx->stopping ? "shutting down" : "too many runs queued; retry");
 		return;
 	}
+	if (!rx->writer && rx->later) {
+		/* started without its store (airi proxy during an outage):
+		 * try again now; until it opens, OTLP's retryable answer */
+		airi_store *ws = rx->later(rx->later_ctx);
+		if (ws && !(rx->writer = owriter_start(ws, rx->base, job_done, rx,
+						       rx->signer)))
+			airi_store_close(ws);
+	}
+	if (!rx->writer) {
+		send_status(req, 503, "Service Unavailable", json,
+			    "the store is unreachable; retry later");
+		return;
+	}
 	const char *enc = evhttp_find_header(ih, "Content-Encoding");
 	int gz = 0;
 	if (enc && *enc && strcasecmp(enc, "identity")) {
@@ -519,7 +535,8 @@ struct rx *otel_rx_start(struct event_base *base, airi_store *ws,
 						     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |
 						     EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(rx->http, on_request, rx);
-	rx->writer = owriter_start(ws, base, job_done, rx, signer);
+	rx->signer = signer;
+	rx->writer = ws ? owriter_start(ws, base, job_done, rx, signer) : NULL;
 	rx->agents = agents_new(o->group_idle, o->max_traces, submit_group, rx);
 	if (o->forward)
 		rx->fwd = forwarder_start(o->forward, o->forward_timeout,
@@ -545,7 +562,7 @@ struct rx *otel_rx_start(struct event_base *base, airi_store *ws,
 		rx->sock = l ? evhttp_bind_listener(rx->http, l) : NULL;
 	}
 	rx->tick = event_new(base, -1, EV_PERSIST, on_tick, rx);
-	if (!rx->sock || !rx->writer || !rx->agents || (o->forward && !rx->fwd) ||
+	if (!rx->sock || (ws && !rx->writer) || !rx->agents || (o->forward && !rx->fwd) ||
 	    !rx->tick) {
 		if (rx->sock)
 			*why = "out of memory";
@@ -555,6 +572,12 @@ struct rx *otel_rx_start(struct event_base *base, airi_store *ws,
 	struct timeval one = {1, 0};
 	event_add(rx->tick, &one);
 	return rx;
+}
+
+void otel_rx_later(struct rx *rx, airi_store *(*later)(void *ctx), void *ctx)
+{
+	rx->later = later;
+	rx->later_ctx = ctx;
 }
 
 void otel_rx_stop(struct rx *rx)

@@ -70,6 +70,8 @@ struct proxy {
 	int group_idle;
 	struct call *live; /* calls in flight, for run-key lookups */
 	airi_store *reader; /* lookups from the loop thread */
+	char *otel_loc;         /* --otel-listen started during an outage: */
+	airi_store *otel_store; /* its store, opened once the writer's is */
 	int stamp;
 	size_t max_body;
 	long connect_timeout, idle_timeout;
@@ -690,6 +692,23 @@ static void pass_event(void *arg, const char *ev, size_t n)
 		}
 	}
 	airi__buf_release(&data);
+}
+
+/* otel_rx_later's callback: once the writer has its store (it tells by
+ * handing over the lookups' reader), a connection for the OTLP receiver */
+static airi_store *otel_later(void *ctx)
+{
+	struct proxy *px = ctx;
+	airi_store *s = NULL;
+	airi_error err;
+	if (!px->reader)
+		px->reader = writer_take_reader(px->writer);
+	if (!px->reader || !px->otel_loc || px->otel_store)
+		return NULL;
+	if (airi_store_open(px->otel_loc, AIRI_STORE_CREATE, &s, &err))
+		return NULL;
+	fprintf(stderr, "airi proxy: OTLP receiver: store connected\n");
+	return px->otel_store = s;
 }
 
 static void start_stream(struct call *c)
@@ -1674,7 +1693,7 @@ int cmd_proxy(struct args *a)
 	 * "invalid sslmode value") before it connects: a mistake too */
 	int netloc = orc == AIRI_ESTORE && airi__pg_location(loc) &&
 		     !strstr(serr.message, ": cannot connect: invalid ");
-	if (orc && netloc && spool && !otel_listen) {
+	if (orc && netloc && spool) {
 		snprintf(down, sizeof(down), "%s", serr.message);
 		fprintf(stderr, "airi proxy: store unreachable (%s): serving "
 				"anyway, spooling runs and reconnecting\n",
@@ -1683,9 +1702,7 @@ int cmd_proxy(struct args *a)
 		cli_error(NULL, &serr);
 		if (netloc)
 			fprintf(stderr, "airi proxy: cannot start without the "
-					"store: %s\n",
-				otel_listen ? "--otel-listen needs it"
-					    : "there is no outage spool");
+					"store: there is no outage spool\n");
 		spool_close(spool);
 		free(loc);
 		status = EXIT_TROUBLE;
@@ -1697,7 +1714,7 @@ int cmd_proxy(struct args *a)
 				  ? cli_store(a, AIRI_STORE_CREATE, &status)
 				  : NULL;
 	airi_key *signer = cli_signer(a, 0, &status);
-	if (status || (ws && !px.reader) || (otel_listen && !ows)) {
+	if (status || (ws && !px.reader) || (otel_listen && ws && !ows)) {
 		free(loc);
 		airi_store_close(ws);
 		airi_store_close(ows);
@@ -1753,6 +1770,8 @@ int cmd_proxy(struct args *a)
 						  : 60;
 	if (px.group_idle <= 0)
 		px.group_idle = 60;
+	if (otel_listen && !ws)
+		px.otel_loc = strdup(loc);
 	px.writer = writer_start(ws, loc, px.base, job_done, &px, signer, spool,
 				 spool_max, down);
 	free(loc);
@@ -1797,6 +1816,8 @@ int cmd_proxy(struct args *a)
 		otel_rx_defaults(&oo);
 		oo.listen = otel_listen;
 		px.orx = otel_rx_start(px.base, ows, signer, &oo, &owhy);
+		if (px.orx && !ows)
+			otel_rx_later(px.orx, otel_later, &px);
 	}
 	if (otel_listen && px.sock && !px.orx) {
 		cli_errorf("proxy: cannot listen on %s (--otel-listen): %s",
@@ -1868,6 +1889,8 @@ int cmd_proxy(struct args *a)
 	curl_global_cleanup();
 	airi_store_close(ws);
 	airi_store_close(ows);
+	airi_store_close(px.otel_store);
+	free(px.otel_loc);
 	airi_store_close(px.reader);
 	airi_key_free(signer);
 routes_fail:

@@ -8,9 +8,10 @@
 # (still without the database), spools behind what is there, and delivers
 # all of it once the database is back. Afterwards every identity a client
 # received is in the store exactly once, in the order acknowledged, and
-# fsck is clean. Configuration errors (a SQLite store that cannot be
-# opened, a malformed PostgreSQL location, --otel-listen without the
-# store) still stop the proxy at start.
+# fsck is clean. The proxy's OTLP receiver (--otel-listen) answers 503,
+# OTLP's retryable status, until the store is there, then records. Configuration
+# errors (a SQLite store that cannot be opened, a malformed PostgreSQL
+# location) still stop the proxy at start.
 # Run by run.sh: tests/pg/run.sh startdown AIRI
 . "$(dirname "$0")/lib.sh"
 
@@ -52,8 +53,10 @@ start_proxy() {
 	shift 2
 	for k in 1 2 3 4 5 6; do
 		pport=$(( ($$ * k % 3000) + 47000 + k ))
+		oport=$((pport + 100))
 		: >"$log"
 		"$airi" proxy --upstream "http://127.0.0.1:$uport" --listen "127.0.0.1:$pport" \
+			--otel-listen "127.0.0.1:$oport" \
 			--store "$PG" --spool "$dir" "$@" >>"$log" 2>&1 &
 		proxy=$!
 		i=0
@@ -169,9 +172,14 @@ contains err "invalid PostgreSQL location"
 expect 2 timeout 30 "$airi" proxy --upstream "http://127.0.0.1:$uport" --listen 127.0.0.1:1 \
 	--store "$PG&sslmode=bogus" --spool "$PWD/sp0"
 contains err "invalid sslmode"
-expect 2 timeout 30 "$airi" proxy --upstream "http://127.0.0.1:$uport" --listen 127.0.0.1:1 \
-	--store "$PG" --spool "$PWD/sp0" --otel-listen 127.0.0.1:2
-contains err "cannot start without the store: --otel-listen"
+# one OTLP/JSON chat span; otlp PORT: the HTTP status of sending it
+cat >span.json <<'EOF2'
+{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"startdown"}}]},"scopeSpans":[{"scope":{"name":"t"},"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"chat otel-startdown","kind":3,"startTimeUnixNano":"1767225600000000000","endTimeUnixNano":"1767225601000000000","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.provider.name","value":{"stringValue":"openai"}},{"key":"gen_ai.request.model","value":{"stringValue":"otel-startdown"}}]}]}]}]}
+EOF2
+otlp() {
+	curl -s -o otlp.out -w '%{http_code}' -H 'content-type: application/json' \
+		--data-binary @span.json "http://127.0.0.1:$1/v1/traces"
+}
 
 # -- started with the database down
 start_proxy p1.log "$PWD/spool"
@@ -188,6 +196,8 @@ case $(health_error $port1) in *"cannot connect"*) ok ;; *) fail "no reason in h
 first=$(sed -n '1s/^200 //p' a.out)
 [ "$(lookup $port1 "$first")" = "503 airi_store_unavailable" ] && ok ||
 	fail "a lookup while the store is down: $(lookup $port1 "$first")"
+[ "$(otlp $oport)" = 503 ] && ok || fail "OTLP while the store is down: $(cat otlp.out)"
+otel1=$oport
 [ -s spool/spool ] && ok || fail "no spool file"
 grep -q 'sk-secret\|Bearer' spool/spool && fail "a secret in the spool" || ok
 
@@ -195,11 +205,13 @@ start_db
 wait_health $port1 "empty 0 ok" && ok || fail "health after the database came up: $(health $port1)"
 wait_log p1.log "store connected"
 wait_log p1.log "spool drained: 8 spooled runs delivered"
+[ "$(otlp $otel1)" = 200 ] && ok || fail "OTLP once the store is there: $(cat otlp.out)"
+contains p1.log "OTLP receiver: store connected"
 [ "$(health_error $port1)" = - ] && ok || fail "an error in health after delivery: $(health_error $port1)"
 [ "$(lookup $port1 "$first")" = 200 ] && ok || fail "a lookup after delivery: $(lookup $port1 "$first")"
 calls $port1 up 4 >b.out
 all_ok b.out 4
-[ "$(pgq startdown "SELECT count(*) FROM runs")" = 12 ] && ok || fail "not 12 runs after delivery"
+[ "$(pgq startdown "SELECT count(*) FROM runs WHERE model IS DISTINCT FROM 'otel-startdown'")" = 12 ] && ok || fail "not 12 runs after delivery"
 kill $p1
 wait $p1 2>/dev/null
 
@@ -230,12 +242,15 @@ wait $p3 2>/dev/null
 # -- every identity once, in the order acknowledged
 cat a.out b.out c.out d.out e.out | sed -n 's/^200 sha256:\([0-9a-f]*\)$/\1/p' >acked
 [ "$(sort -u acked | wc -l)" = 22 ] && ok || fail "$(sort -u acked | wc -l) distinct identities, not 22"
-pgq startdown "SELECT encode(run, 'hex') FROM log_leaves ORDER BY idx" >logged
+# (and the one run of the OTLP span, from the proxy's receiver)
+otelrun=$(pgq startdown "SELECT encode(id, 'hex') FROM runs WHERE model = 'otel-startdown'")
+[ -n "$otelrun" ] && ok || fail "the OTLP span's run is not in the store"
+pgq startdown "SELECT encode(run, 'hex') FROM log_leaves ORDER BY idx" | grep -v "^$otelrun\$" >logged
 cmp -s acked logged && ok || { fail "the log's order is not the order acknowledged"; diff acked logged | head; }
-got=$(pgq startdown "SELECT count(*) = count(DISTINCT id) AND count(*) = 22 FROM runs")
-[ "$got" = t ] && ok || fail "the runs are not 22 distinct ones"
+got=$(pgq startdown "SELECT count(*) = count(DISTINCT id) AND count(*) = 23 FROM runs")
+[ "$got" = t ] && ok || fail "the runs are not 22 + 1 distinct ones"
 expect 0 "$airi" log --store "$PG" --json
-sed -n 's/.*"run":"sha256:\([0-9a-f]*\)".*/\1/p' out | sort >ids.all
+sed -n 's/.*"run":"sha256:\([0-9a-f]*\)".*/\1/p' out | grep -v "^$otelrun\$" | sort >ids.all
 sort acked | cmp -s - ids.all && ok || fail "airi log does not list exactly the acknowledged runs"
 expect 0 "$airi" fsck --store "$PG" && contains out ", 0 problems"
 kill $up
