@@ -18,14 +18,15 @@
 #                spans, 4 HTTP client spans (3 runs and 1 grouped run per trace), protobuf
 #   other-pb     non-GenAI spans only (HTTP, database): decoded, checked, not recorded
 #
-# Knobs: BENCH_OTEL_SPANS (default 100000), BENCH_OTEL_BATCH (512), BENCH_OTEL_CONC (4; an OpenTelemetry Collector exports 10 at a time),
+# Knobs: BENCH_OTEL_SPANS (default 100000), BENCH_OTEL_BATCH (512), BENCH_OTEL_CONC (10: the
+# requests an OpenTelemetry Collector's OTLP exporter has in flight, exporterhelper num_consumers),
 # BENCH_OTEL_ONLY (space-separated workloads). Prints a table; bench/out/otel.tsv keeps it.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 AIRI=${1:-$here/../build/airi}
 SPANS=${BENCH_OTEL_SPANS:-100000}
 BATCH=${BENCH_OTEL_BATCH:-512}
-CONC=${BENCH_OTEL_CONC:-4}
+CONC=${BENCH_OTEL_CONC:-10}
 ONLY=${BENCH_OTEL_ONLY:-genai-json genai-pb agent-pb other-pb}
 out=$here/out
 mkdir -p "$out"
