@@ -34,14 +34,16 @@ static long long file_size(const char *path)
 	return stat(path, &st) ? -1 : (long long)st.st_size;
 }
 
-/* one run with about 2 KB of text of its own */
-static void record_one(airi_store *s, int i)
+/* one run with about len bytes of text of its own */
+static void record_one(airi_store *s, int i, size_t len)
 {
-	char buf[4096], text[2048];
-	for (size_t k = 0; k < sizeof(text) - 1; k++)
+	char *buf = malloc(len + 200), *text = malloc(len + 1);
+	assert_non_null(buf);
+	assert_non_null(text);
+	for (size_t k = 0; k < len; k++)
 		text[k] = (char)('a' + (k * 7 + (size_t)i) % 26);
-	text[sizeof(text) - 1] = 0;
-	snprintf(buf, sizeof(buf),
+	text[len] = 0;
+	snprintf(buf, len + 200,
 		 "{\"conditions\":{\"model\":{\"name\":\"m\"},\"input\":"
 		 "{\"n\":%d,\"text\":\"%s\"}},\"output\":{\"n\":%d}}",
 		 i, text, i);
@@ -54,6 +56,8 @@ static void record_one(airi_store *s, int i)
 		fail_msg("record %d: %s", i, err.message);
 	assert_int_equal(created, 1);
 	airi_manifest_free(m);
+	free(buf);
+	free(text);
 }
 
 static int count_run(void *ctx, const airi_run_info *r)
@@ -78,11 +82,14 @@ static void test_background_checkpoint(void **state)
 	long long db0 = file_size(path);
 	/* 1. a WAL past the checkpoint threshold but far below the writer's
 	 * own bound: SQLite's automatic checkpoint is off, so only the
-	 * checkpointer thread can move pages into the database file now */
+	 * checkpointer thread can move pages into the database file now.
+	 * Runs of 64 KiB of text each need new pages, so the file must grow
+	 * once they are checkpointed (whatever the page size, and even if
+	 * the schema's pages were checkpointed before db0 was taken) */
 	int i = 0, c = 0;
 	while (file_size(wal) < (1 << 20)) {
 		assert_int_equal(airi_store_begin(s, &err), 0);
-		record_one(s, i++);
+		record_one(s, i++, 65536);
 		assert_int_equal(airi_store_commit(s, &err), 0);
 		c++;
 	}
@@ -103,7 +110,7 @@ static void test_background_checkpoint(void **state)
 	for (c = 0; c < COMMITS; c++) {
 		assert_int_equal(airi_store_begin(s, &err), 0);
 		for (int k = 0; k < PER; k++)
-			record_one(s, i++);
+			record_one(s, i++, 2048);
 		assert_int_equal(airi_store_commit(s, &err), 0);
 	}
 	long long w = file_size(wal);
