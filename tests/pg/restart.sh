@@ -3,17 +3,7 @@
 # crash: PostgreSQL recovers from its WAL). Needs PGBIN, PGDATA, PGPORT,
 # PGRUNAS in the environment (run.sh exports them).
 set -u
-as_server() {
-	if [ -n "$PGRUNAS" ]; then
-		if command -v runuser >/dev/null 2>&1; then
-			runuser -u "$PGRUNAS" -- "$@"
-		else
-			setpriv --reuid="$PGRUNAS" --regid="$(id -g "$PGRUNAS")" --clear-groups -- "$@"
-		fi
-	else
-		"$@"
-	fi
-}
+. "$(dirname "$0")/as_server.sh"
 i=0
 until as_server "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/../server.log" -w -t 30 \
 	-o "-p $PGPORT" start >/dev/null 2>&1; do

@@ -15,63 +15,10 @@ PG2=$(newdb spooled2)
 expect 0 "$airi" store migrate --store "$PG"
 expect 0 "$airi" store migrate --store "$PG2"
 
-: >up.out
-node "$srcdir/tests/proxy/fake_upstream.js" 0 >up.out 2>&1 &
-up=$!
-i=0
-while ! grep -q listening up.out && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-uport=$(sed -n 's/listening //p' up.out)
+. "$(dirname "$0")/proxylib.sh"
+start_upstream
 
-# start_proxy LOG SPOOLDIR STORE [ARGS...]: sets proxy and pport
-start_proxy() {
-	log=$1 dir=$2 store=$3
-	shift 3
-	for k in 1 2 3 4 5 6; do
-		pport=$(( ($$ * k % 3000) + 44000 + k ))
-		: >"$log"
-		"$airi" proxy --upstream "http://127.0.0.1:$uport" --listen "127.0.0.1:$pport" \
-			--store "$store" --spool "$dir" "$@" >>"$log" 2>&1 &
-		proxy=$!
-		i=0
-		while ! grep -q "listening on" "$log" && kill -0 $proxy 2>/dev/null && [ $i -lt 100 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		grep -q "listening on" "$log" && return 0
-		kill $proxy 2>/dev/null
-		wait $proxy 2>/dev/null
-	done
-	fail "the proxy did not start: $(cat "$log")"
-	finish
-}
 
-# calls PORT TAG N: N chat completions one after the other; prints
-# "STATUS RUN-ID" for each, in the order they were answered
-calls() {
-	node -e '
-const http = require("http");
-const [port, tag, n] = process.argv.slice(1);
-function one(i) {
-	if (i >= +n) return;
-	const body = JSON.stringify({model: "gpt-x", messages: [{role: "user", content: tag + " " + i}]});
-	const r = http.request({host: "127.0.0.1", port, path: "/v1/chat/completions", method: "POST",
-		headers: {"content-type": "application/json"}}, (res) => {
-		let b = "";
-		res.on("data", (d) => b += d);
-		res.on("end", () => {
-			let run = res.headers["airi-run-id"] || "-";
-			let type = "";
-			try { const j = JSON.parse(b); if (j.error) type = " " + j.error.type;
-			      if (j.airi && j.airi.run !== run) run = "mismatch"; } catch (e) {}
-			console.log(res.statusCode + " " + run + type);
-			one(i + 1);
-		});
-	});
-	r.on("error", () => { console.log("0 -"); one(i + 1); });
-	r.end(body);
-}
-one(0);' "$1" "$2" "$3"
-}
 
 health() {
 	node -e '
@@ -94,11 +41,6 @@ kill_db() {
 	while kill -0 "$pm" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 }
 
-# all_ok FILE N: N lines, each 200 with an identity
-all_ok() {
-	n=$(grep -c '^200 sha256:[0-9a-f]\{64\}$' "$1")
-	[ "$n" = "$2" ] && ok || fail "$1: $n of $2 calls answered 200 with an identity: $(grep -v '^200 sha256' "$1" | head -3)"
-}
 
 start_proxy proxy.log "$PWD/spool" "$PG"
 p1=$proxy

@@ -52,18 +52,8 @@ if [ "$(id -u)" = 0 ]; then
 	chown "$runas" "$dir"
 	chmod 700 "$dir"
 fi
-# as_server CMD...: runs a command as the server's user
-as_server() {
-	if [ -n "$runas" ]; then
-		if command -v runuser >/dev/null 2>&1; then
-			runuser -u "$runas" -- "$@"
-		else
-			setpriv --reuid="$runas" --regid="$(id -g "$runas")" --clear-groups -- "$@"
-		fi
-	else
-		"$@"
-	fi
-}
+PGRUNAS=$runas
+. "$(dirname "$0")/as_server.sh"
 
 as_server mkdir -p "$dir/sock"
 as_server "$bin/initdb" -D "$dir/data" -U airi -A trust -E UTF8 --locale=C \

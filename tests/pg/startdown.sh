@@ -19,17 +19,8 @@ command -v node >/dev/null 2>&1 || { echo "FAIL: node is needed for the fake ups
 # an empty database: the proxy creates the store when it first connects
 PG=$(newdb startdown)
 
-as_server() {
-	if [ -n "$PGRUNAS" ]; then
-		if command -v runuser >/dev/null 2>&1; then
-			runuser -u "$PGRUNAS" -- "$@"
-		else
-			setpriv --reuid="$PGRUNAS" --regid="$(id -g "$PGRUNAS")" --clear-groups -- "$@"
-		fi
-	else
-		"$@"
-	fi
-}
+. "$(dirname "$0")/as_server.sh"
+. "$(dirname "$0")/proxylib.sh"
 stop_db() {
 	as_server "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 ||
 		fail "the server did not stop"
@@ -40,65 +31,10 @@ start_db() {
 	echo "started the database"
 }
 
-: >up.out
-node "$srcdir/tests/proxy/fake_upstream.js" 0 >up.out 2>&1 &
-up=$!
-i=0
-while ! grep -q listening up.out && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-uport=$(sed -n 's/listening //p' up.out)
+PORT_BASE=47000 PROXY_OTEL=1
+start_upstream
 
-# start_proxy LOG SPOOLDIR [ARGS...]: sets proxy and pport
-start_proxy() {
-	log=$1 dir=$2
-	shift 2
-	for k in 1 2 3 4 5 6; do
-		pport=$(( ($$ * k % 3000) + 47000 + k ))
-		oport=$((pport + 100))
-		: >"$log"
-		"$airi" proxy --upstream "http://127.0.0.1:$uport" --listen "127.0.0.1:$pport" \
-			--otel-listen "127.0.0.1:$oport" \
-			--store "$PG" --spool "$dir" "$@" >>"$log" 2>&1 &
-		proxy=$!
-		i=0
-		while ! grep -q "listening on" "$log" && kill -0 $proxy 2>/dev/null && [ $i -lt 100 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		grep -q "listening on" "$log" && return 0
-		kill $proxy 2>/dev/null
-		wait $proxy 2>/dev/null
-	done
-	fail "the proxy did not start: $(cat "$log")"
-	finish
-}
 
-# calls PORT TAG N: N chat completions one after the other; prints
-# "STATUS RUN-ID" for each, in the order they were answered
-calls() {
-	node -e '
-const http = require("http");
-const [port, tag, n] = process.argv.slice(1);
-function one(i) {
-	if (i >= +n) return;
-	const body = JSON.stringify({model: "gpt-x", messages: [{role: "user", content: tag + " " + i}]});
-	const r = http.request({host: "127.0.0.1", port, path: "/v1/chat/completions", method: "POST",
-		headers: {"content-type": "application/json", "authorization": "Bearer sk-secret-startdown"}}, (res) => {
-		let b = "";
-		res.on("data", (d) => b += d);
-		res.on("end", () => {
-			let run = res.headers["airi-run-id"] || "-";
-			let type = "";
-			try { const j = JSON.parse(b); if (j.error) type = " " + j.error.type;
-			      if (j.airi && j.airi.run !== run) run = "mismatch"; } catch (e) {}
-			console.log(res.statusCode + " " + run + type);
-			one(i + 1);
-		});
-	});
-	r.on("error", () => { console.log("0 -"); one(i + 1); });
-	r.end(body);
-}
-one(0);' "$1" "$2" "$3"
-}
 
 # health PORT: "SPOOLSTATE RUNS STORESTATE"
 health() {
@@ -145,19 +81,7 @@ wait_health() {
 	done
 }
 
-# wait_log FILE TEXT: until FILE has TEXT (10 s at most); the writer
-# thread writes its lines while the proxy serves
-wait_log() {
-	i=0
-	while ! grep -q -e "$2" "$1" && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-	contains "$1" "$2"
-}
 
-# all_ok FILE N: N lines, each 200 with an identity
-all_ok() {
-	n=$(grep -c '^200 sha256:[0-9a-f]\{64\}$' "$1")
-	[ "$n" = "$2" ] && ok || fail "$1: $n of $2 calls answered 200 with an identity: $(grep -v '^200 sha256' "$1" | head -3)"
-}
 
 stop_db
 
@@ -182,7 +106,7 @@ otlp() {
 }
 
 # -- started with the database down
-start_proxy p1.log "$PWD/spool"
+start_proxy p1.log "$PWD/spool" "$PG"
 p1=$proxy
 port1=$pport
 contains p1.log "store unreachable (.*cannot connect.*): serving anyway, spooling runs and reconnecting"
@@ -217,13 +141,13 @@ wait $p1 2>/dev/null
 
 # -- kill -9 while spooling, the database never up in between
 stop_db
-start_proxy p2.log "$PWD/spool"
+start_proxy p2.log "$PWD/spool" "$PG"
 p2=$proxy
 calls $pport killed 5 >c.out
 all_ok c.out 5
 kill -9 $p2
 wait $p2 2>/dev/null
-start_proxy p3.log "$PWD/spool"
+start_proxy p3.log "$PWD/spool" "$PG"
 p3=$proxy
 port3=$pport
 wait_log p3.log "the spool holds 5 runs: delivering them when the store is reachable"

@@ -10,16 +10,6 @@ fi
 dir=$1
 [ -f "$dir/env" ] || { rm -rf "$dir"; exit 0; }
 . "$dir/env"
-as_server() {
-	if [ -n "$PGRUNAS" ]; then
-		if command -v runuser >/dev/null 2>&1; then
-			runuser -u "$PGRUNAS" -- "$@"
-		else
-			setpriv --reuid="$PGRUNAS" --regid="$(id -g "$PGRUNAS")" --clear-groups -- "$@"
-		fi
-	else
-		"$@"
-	fi
-}
+. "$(dirname "$0")/as_server.sh"
 as_server "$PGBIN/pg_ctl" -D "$PGDATA" -m immediate -w stop >/dev/null 2>&1 || true
 rm -rf "$dir"
