@@ -476,14 +476,6 @@ int airi_store_record(airi_store *s, const airi_manifest *m, int *created,
 	return airi__store_record_at(s, m, -1, created, err);
 }
 
-/* The row of a run (strings kept in the struct, valid while it lives) */
-struct run_rec {
-	struct airi__run_row row;
-	struct airi__facts facts;
-	char *model, *resolved;
-	char summary[128];
-};
-
 /* What recording derives from the manifest alone (airi__store_prepare
  * makes it ahead of time; run_rec_init otherwise) */
 struct prep {
@@ -536,17 +528,21 @@ int airi__store_prepare(airi_manifest *m)
 	return 0;
 }
 
+/* The row of a run: its strings and facts are the manifest's prep
+ * (airi__store_prepare), or the record's own when it had none */
+struct run_rec {
+	struct airi__run_row row;
+	struct prep own;
+};
+
 static void run_rec_init(struct run_rec *r, const airi_manifest *m,
 			 int64_t recorded_ms)
 {
-	struct prep local, *x = airi__manifest_prep(m);
+	const struct prep *x = airi__manifest_prep(m);
 	memset(r, 0, sizeof(*r));
 	if (!x) {
-		memset(&local, 0, sizeof(local));
-		prep_fill(&local, m);
-		x = &local;
-		r->model = local.model; /* ours to free */
-		r->resolved = local.resolved;
+		prep_fill(&r->own, m);
+		x = &r->own;
 	}
 	r->row.run = *airi_manifest_run_id(m);
 	r->row.conditions = *airi_manifest_conditions_id(m);
@@ -554,16 +550,14 @@ static void run_rec_init(struct run_rec *r, const airi_manifest *m,
 	r->row.time_ms = x->has_time ? x->time_ms : r->row.recorded_ms;
 	r->row.model = x->model;
 	r->row.resolved = x->resolved;
-	memcpy(r->summary, x->summary, sizeof(r->summary));
-	r->row.summary = r->summary;
-	r->facts = x->facts;
-	r->row.facts = &r->facts;
+	r->row.summary = x->summary;
+	r->row.facts = &x->facts;
 }
 
 static void run_rec_release(struct run_rec *r)
 {
-	free(r->model);
-	free(r->resolved);
+	free(r->own.model);
+	free(r->own.resolved);
 }
 
 int airi__store_record_at(airi_store *s, const airi_manifest *m,
