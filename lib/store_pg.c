@@ -1328,7 +1328,7 @@ static int pg_put_object(void *impl, const airi_digest *d, const void *body,
 
 /* many objects in statements of up to 8192 rows or 16 MiB */
 static int put_objects_in_tx(pg *q, int st, const struct pending_obj *objs,
-			     size_t n, airi_error *err)
+			     size_t n, int savepoint, airi_error *err)
 {
 	int rc = 0;
 	for (size_t i = 0; i < n && !rc;) {
@@ -1350,8 +1350,29 @@ static int put_objects_in_tx(pg *q, int st, const struct pending_obj *objs,
 		p_bytes(&p, a[1].p, a[1].n);
 		if (a[0].failed || a[1].failed)
 			rc = airi__err(err, AIRI_ENOMEM, "out of memory");
-		else
+		else if (!savepoint)
 			rc = run(q, st, &p, NULL, "cannot store objects", err);
+		else
+			/* in the caller's transaction: a deadlock with another
+			 * writer's objects (this transaction's earlier
+			 * statements hold keys out of that one's order) undoes
+			 * only this statement, which is tried again */
+			for (int tries = 0;; tries++) {
+				if ((rc = simple(q, "SAVEPOINT airi_objects", NULL,
+						 "cannot store objects", err)))
+					break;
+				q->last_state[0] = 0;
+				rc = run(q, st, &p, NULL, "cannot store objects", err);
+				if (!rc || strcmp(q->last_state, "40P01") || tries >= 4) {
+					if (!rc)
+						rc = simple(q, "RELEASE SAVEPOINT airi_objects",
+							    NULL, "cannot store objects", err);
+					break;
+				}
+				if ((rc = simple(q, "ROLLBACK TO SAVEPOINT airi_objects",
+						 NULL, "cannot store objects", err)))
+					break;
+			}
 		prm_free(&p);
 		airi__buf_release(&a[0]);
 		airi__buf_release(&a[1]);
@@ -1376,10 +1397,12 @@ static int objects_tx(pg *q, int st, const struct pending_obj *objs, size_t n,
 	}
 	q->in_tx = 1;
 	q->last_state[0] = 0;
-	rc = put_objects_in_tx(q, st, objs, n, err);
+	rc = put_objects_in_tx(q, st, objs, n, 0, err);
 	q->in_tx = 0;
-	/* unique_violation: the statement lost a race */
-	if (rc && !strcmp(q->last_state, "23505"))
+	/* unique_violation: the statement lost a race; deadlock_detected:
+	 * another transaction holds some of the same keys in another order
+	 * (a whole-file import's objects, chunk after chunk) */
+	if (rc && (!strcmp(q->last_state, "23505") || !strcmp(q->last_state, "40P01")))
 		*raced = 1;
 	if (!rc) {
 		PGresult *r = PQexec(q->conn, "COMMIT");
@@ -1400,8 +1423,9 @@ static int objects_tx(pg *q, int st, const struct pending_obj *objs, size_t n,
  * durable before any run that names them is acknowledged. A crash before
  * that loses objects that no stored run names. They are inserted where
  * missing, without ON CONFLICT; when another writer inserts one of them
- * at the same moment, the transaction fails and is done again with ON
- * CONFLICT DO NOTHING.
+ * at the same moment, or holds some of them in another order (a
+ * deadlock), the transaction fails and is done again with ON CONFLICT DO
+ * NOTHING (a few times at most).
  */
 static int pg_put_objects(void *impl, const struct pending_obj *objs, size_t n,
 			  airi_error *err)
@@ -1409,9 +1433,9 @@ static int pg_put_objects(void *impl, const struct pending_obj *objs, size_t n,
 	pg *q = impl;
 	int rc, raced;
 	if (q->in_tx)
-		return put_objects_in_tx(q, ST_PUT_OBJS, objs, n, err);
+		return put_objects_in_tx(q, ST_PUT_OBJS, objs, n, 1, err);
 	rc = objects_tx(q, ST_PUT_OBJS_NEW, objs, n, &raced, err);
-	if (rc && raced)
+	for (int tries = 0; rc && raced && tries < 5; tries++)
 		rc = objects_tx(q, ST_PUT_OBJS, objs, n, &raced, err);
 	return rc;
 }
