@@ -112,6 +112,8 @@ static const struct opt proxy_opts[] = {
 	{"otel-listen", 1, "also receive OTLP/HTTP traces on this HOST:PORT, as airi otel receive, into the same store"},
 	{"spool", 1, "directory of the outage spool (default $XDG_STATE_HOME/airi/spool/HASH)"},
 	{"spool-max", 1, "spool size in bytes beyond which calls are refused with 503 (default 1073741824)"},
+	{"journal", 1, "acknowledgement journal file: a reply waits for its run's own synchronous write there, not for a store commit"},
+	{"journal-size", 1, "size of a new journal's ring, bytes (default 16777216)"},
 	{0}};
 static const struct opt otel_opts[] = {
 	COMMON_OPTS,
@@ -281,7 +283,8 @@ const struct cmd cli_commands[] = {
 	 "airi proxy (--upstream URL | --config FILE) [--listen HOST:PORT] "
 	 "[--store PATH] [--key PATH] [--no-stamp] [--max-body N] "
 	 "[--connect-timeout S] [--idle-timeout S] [--group-idle S] [--otlp URL] "
-	 "[--otel-listen HOST:PORT] [--spool DIR] [--spool-max N]",
+	 "[--otel-listen HOST:PORT] [--spool DIR] [--spool-max N] "
+	 "[--journal FILE [--journal-size N]]",
 	 "Record every model call that passes through, and hand its identity "
 	 "back with the response.",
 	 "Captured: POST /v1/chat/completions, /v1/completions, /v1/responses,\n"

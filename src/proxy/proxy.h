@@ -80,6 +80,12 @@ char *asm_output(struct assembler *a, size_t *len);
 void asm_envelope(struct assembler *a, const char **id, const char **model,
 		  const char **fingerprint, long long *created);
 
+struct journal; /* journal.c, below */
+struct journal_stats {
+	uint64_t size, used, records, full, failed;
+	int direct;
+};
+
 /* The group-commit writer: jobs are recorded by one thread, many per
  * transaction; done() runs on the event loop thread afterwards. */
 struct writer;
@@ -99,6 +105,10 @@ struct writer_job {
 	char group[136]; /* the agent run the call belongs to, or "" */
 	int seal_after;  /* Airi-Seal: true on the call */
 	airi_manifest *parsed; /* the writer's, while it records the job */
+	/* a run already in the journal, to record in the store: nobody waits
+	 * for it (its own copy of the manifest; parsed is set) */
+	int journaled;
+	uint32_t region;
 	struct writer_job *next;
 };
 struct event_base;
@@ -131,8 +141,24 @@ struct writer_stats {
 	const char *store_state;
 	char store_error[256];
 	unsigned store_attempts;
+	/* the journal, when there is one: its stats, runs not in the store
+	 * yet, and calls that waited for a store commit instead (no room in
+	 * the journal, or it failed) */
+	int journal;
+	struct journal_stats js;
+	uint64_t j_pending, j_fallbacks;
 };
 void writer_stats(struct writer *w, struct writer_stats *st);
+/* With a journal (journal.c, recovered already): each job's run is
+ * written there by one of `threads` threads, and the job handed back as
+ * soon as that write is durable; the writer thread records the run in the
+ * store afterwards. Call before the first submission. ingested(ctx) runs
+ * on the event loop thread after journaled runs have been recorded. */
+int writer_use_journal(struct writer *w, struct journal *jr, int threads,
+		       void (*ingested)(void *ctx));
+/* Journaled runs handed back so far, and those of them the writer thread
+ * is done with (recorded, or failed and left in the journal). */
+void writer_journal_counts(struct writer *w, uint64_t *acked, uint64_t *done);
 /* The reader connection the writer opened along with the store when the
  * proxy started without one, once (the caller closes it); else NULL. */
 airi_store *writer_take_reader(struct writer *w);
@@ -148,6 +174,7 @@ struct spool_rec {
 	char *text; /* malloc'ed, NUL-terminated */
 	size_t len;
 	char key[40]; /* run key, or "" */
+	uint64_t seq; /* the journal's sequence number (journal.c) */
 };
 /* Creates DIR when missing; NULL with a message in msg on failure. */
 struct spool *spool_open(const char *dir, char *msg, size_t msgn);
@@ -163,6 +190,42 @@ int spool_peek(struct spool *sp, size_t max, struct spool_rec *recs,
 	       size_t *n, uint64_t *end);
 /* The n records before end are delivered (durably). */
 int spool_advance(struct spool *sp, uint64_t end, size_t n);
+
+/* The acknowledgement journal (journal.c): runs are durable once written
+ * there, and recorded in the store afterwards. Thread-safe. */
+struct journal;
+struct journal_item {
+	const char *text; /* the manifest */
+	size_t len;
+	const char *key;  /* run key, "" for none */
+	airi_digest run;  /* the manifest's run ID */
+	uint32_t region;  /* set by journal_write, for journal_release */
+};
+struct journal_buf { /* a writing thread's aligned buffer */
+	void *p;
+	size_t cap;
+};
+/* Opens PATH (made, SIZE bytes of ring, when missing) and locks it; NULL
+ * with a message on failure. */
+struct journal *journal_open(const char *path, uint64_t size, char *msg,
+			     size_t msgn);
+/* Hands every valid record not known to be in the store to fn, in
+ * sequence order, up to 256 at a time (fn returns 0 when they are
+ * committed to the store), then empties the journal. Call once, before
+ * any write. *found: the records handed over. */
+int journal_recover(struct journal *j,
+		    int (*fn)(void *ctx, struct spool_rec *recs, size_t n),
+		    void *ctx, size_t *found, char *msg, size_t msgn);
+/* Writes the items as one synchronous write; -1 with errno (ENOSPC: no
+ * room in the ring now) and nothing written on failure. */
+int journal_write(struct journal *j, struct journal_item *items, size_t n,
+		  struct journal_buf *buf);
+/* n runs of a region are in the store: its space can be reused. */
+void journal_release(struct journal *j, uint32_t region, uint32_t n);
+uint64_t journal_record_size(size_t key_len, size_t manifest_len);
+void journal_stats(struct journal *j, struct journal_stats *st);
+/* clean: every record is in the store (the next start reads none). */
+int journal_close(struct journal *j, int clean);
 
 /* Agent runs (group.c). */
 struct groups;

@@ -105,6 +105,18 @@ struct proxy {
 	/* random bytes for run keys, RAND_bytes'ed 4 KiB at a time */
 	unsigned char rnd[4096];
 	size_t rnd_left;
+	/* --journal: look-ups of runs acknowledged but not yet in the store
+	 * wait here until the writer has recorded them */
+	struct journal *jr;
+	struct parked *parked;
+};
+
+struct parked {
+	struct evhttp_request *req;
+	struct evhttp_connection *conn;
+	uint64_t need; /* journaled runs the writer must be done with */
+	struct parked *next;
+	char id[];
 };
 
 struct hdr {
@@ -1012,8 +1024,55 @@ static void on_probe(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+static void lookup_at(struct proxy *px, struct evhttp_request *req,
+		      const char *id, int final);
+
+/* the client of a parked look-up hung up: libevent frees its request */
+static void parked_gone(struct evhttp_connection *conn, void *arg)
+{
+	struct proxy *px = arg;
+	for (struct parked **pp = &px->parked; *pp;) {
+		struct parked *p = *pp;
+		if (p->conn == conn) {
+			*pp = p->next;
+			free(p);
+		} else {
+			pp = &p->next;
+		}
+	}
+}
+
+/* the writer recorded journaled runs: answer the look-ups waiting for
+ * them (once every run acknowledged before a look-up arrived is in the
+ * store, its answer is final) */
+static void on_ingested(void *ctx)
+{
+	struct proxy *px = ctx;
+	if (!px->parked)
+		return;
+	uint64_t acked, done;
+	writer_journal_counts(px->writer, &acked, &done);
+	for (struct parked **pp = &px->parked; *pp;) {
+		struct parked *p = *pp;
+		if (done < p->need) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		evhttp_connection_set_closecb(p->conn, NULL, NULL);
+		lookup_at(px, p->req, p->id, 1);
+		free(p);
+	}
+}
+
 static void lookup(struct proxy *px, struct evhttp_request *req,
 		   const char *id)
+{
+	lookup_at(px, req, id, 0);
+}
+
+static void lookup_at(struct proxy *px, struct evhttp_request *req,
+		      const char *id, int final)
 {
 	airi_digest d;
 	airi_manifest *m = NULL;
@@ -1051,6 +1110,25 @@ static void lookup(struct proxy *px, struct evhttp_request *req,
 	if (airi_store_resolve(px->reader, id, &d, &err) ||
 	    airi_store_fetch(px->reader, &d, &m, &err) ||
 	    airi_manifest_canon(m, &canon, &n)) {
+		uint64_t acked = 0, done = 0;
+		if (px->jr && !final && err.code == AIRI_ENOTFOUND)
+			writer_journal_counts(px->writer, &acked, &done);
+		struct evhttp_connection *conn =
+			done < acked ? evhttp_request_get_connection(req) : NULL;
+		struct parked *p = conn ? malloc(sizeof(*p) + strlen(id) + 1)
+					: NULL;
+		if (p) {
+			/* maybe acknowledged, not in the store yet: wait */
+			airi_manifest_free(m);
+			p->req = req;
+			p->conn = conn;
+			p->need = acked;
+			strcpy(p->id, id);
+			p->next = px->parked;
+			px->parked = p;
+			evhttp_connection_set_closecb(conn, parked_gone, px);
+			return;
+		}
 		int code = err.code == AIRI_ENOTFOUND ? 404
 			   : err.code == AIRI_ESTORE  ? 503
 						      : 400;
@@ -1262,7 +1340,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 	if (!strcmp(method, "GET") && !strcmp(uri, "/airi/v1/health")) {
 		struct evbuffer *b = evbuffer_new();
 		struct writer_stats ws;
-		char otlp[96] = "", spool[128] = "";
+		char otlp[96] = "", spool[128] = "", jbuf[256] = "";
 		airi__buf store;
 		airi__buf_init(&store);
 		writer_stats(px->writer, &ws);
@@ -1275,12 +1353,26 @@ static void on_request(struct evhttp_request *req, void *arg)
 			airi__buf_adds(&store, ",");
 		}
 		airi__buf_printf(&store, "\"state\":\"%s\"}", ws.store_state);
+
 		if (ws.spool_state)
 			snprintf(spool, sizeof(spool),
 				 "\"spool\":{\"bytes\":%llu,\"runs\":%llu,"
 				 "\"state\":\"%s\"},",
 				 (unsigned long long)ws.spool_bytes,
 				 (unsigned long long)ws.spool_runs, ws.spool_state);
+		if (ws.journal)
+			snprintf(jbuf, sizeof(jbuf),
+					 ",\"journal\":{\"bytes\":%llu,\"direct\":%s,"
+					 "\"fallbacks\":%llu,\"full\":%llu,"
+					 "\"pending\":%llu,\"records\":%llu,"
+					 "\"used\":%llu}",
+					 (unsigned long long)ws.js.size,
+					 ws.js.direct ? "true" : "false",
+					 (unsigned long long)ws.j_fallbacks,
+					 (unsigned long long)ws.js.full,
+					 (unsigned long long)ws.j_pending,
+					 (unsigned long long)ws.js.records,
+					 (unsigned long long)ws.js.used);
 		if (px->otlp) {
 			uint64_t sent, failed, dropped;
 			forwarder_counts(px->otlp, &sent, &failed, &dropped);
@@ -1298,7 +1390,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 				    "{\"calls\":%llu,\"commits\":{\"batches\":%llu,"
 				    "\"max_us\":%llu,\"p50_us\":%llu,\"p99_us\":%llu,"
 				    "\"runs\":%llu},\"failed\":%llu,\"inflight\":"
-				    "%d%s,\"recorded\":%llu,%s\"status\":\"ok\"%s}",
+				    "%d%s%s,\"recorded\":%llu,%s\"status\":\"ok\"%s}",
 				    (unsigned long long)px->calls,
 				    (unsigned long long)ws.batches,
 				    (unsigned long long)ws.max_us,
@@ -1306,7 +1398,7 @@ static void on_request(struct evhttp_request *req, void *arg)
 				    (unsigned long long)ws.p99_us,
 				    (unsigned long long)ws.jobs,
 				    (unsigned long long)px->failed, px->inflight,
-				    otlp, (unsigned long long)px->recorded, spool,
+				    jbuf, otlp, (unsigned long long)px->recorded, spool,
 				    store.p ? store.p : "");
 		airi__buf_release(&store);
 		evhttp_add_header(evhttp_request_get_output_headers(req),
@@ -1493,6 +1585,42 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	maybe_exit(-1, 0, px);
 }
 
+/* journal_recover's callback: the runs into the store, in one
+ * transaction (recording a run that is there records nothing) */
+static int recover_batch(void *ctx, struct spool_rec *recs, size_t n)
+{
+	airi_store *s = ctx;
+	airi_error err;
+	int rc = airi_store_begin(s, &err);
+	for (size_t i = 0; i < n && !rc; i++) {
+		airi_manifest *m = NULL;
+		rc = airi_manifest_parse_borrow(recs[i].text, recs[i].len, &m,
+						&err);
+		if (!rc)
+			rc = airi_store_record(s, m, NULL, &err);
+		if (!rc && recs[i].key[0])
+			rc = airi_store_bind_key(s, recs[i].key,
+						 airi_manifest_run_id(m), &err);
+		airi_manifest_free(m);
+	}
+	if (!rc)
+		rc = airi_store_commit(s, &err);
+	else
+		airi_store_rollback(s);
+	if (rc)
+		fprintf(stderr, "airi proxy: journal: %s\n", err.message);
+	return rc;
+}
+
+/* threads writing the journal: AIRI_JOURNAL_THREADS, default 4 (each
+ * waits for its own write; more let more calls sync at once) */
+static int journal_threads(void)
+{
+	const char *e = getenv("AIRI_JOURNAL_THREADS");
+	int n = e ? atoi(e) : 4;
+	return n < 1 ? 1 : n > 16 ? 16 : n;
+}
+
 int cmd_proxy(struct args *a)
 {
 	struct proxy px;
@@ -1599,6 +1727,26 @@ int cmd_proxy(struct args *a)
 			goto routes_fail;
 		}
 		spool_max = x;
+	}
+	uint64_t journal_size = (uint64_t)16 << 20;
+	if (cli_val(a, "journal-size")) {
+		const char *v = cli_val(a, "journal-size");
+		char *end;
+		errno = 0;
+		unsigned long long x = strtoull(v, &end, 10);
+		if (!*v || *end || *v == '-' || errno || x < 65536 ||
+		    x > (1ull << 40)) {
+			cli_errorf("proxy: --journal-size needs a number of bytes "
+				   "from 65536, not \"%s\"", v);
+			status = EXIT_USAGE;
+			goto routes_fail;
+		}
+		journal_size = x;
+	}
+	if (cli_val(a, "journal-size") && !cli_val(a, "journal")) {
+		cli_errorf("proxy: --journal-size needs --journal FILE");
+		status = EXIT_USAGE;
+		goto routes_fail;
 	}
 	px.connect_timeout = cli_val(a, "connect-timeout")
 				     ? atol(cli_val(a, "connect-timeout"))
@@ -1725,6 +1873,39 @@ int cmd_proxy(struct args *a)
 			status = EXIT_TROUBLE;
 		goto routes_fail;
 	}
+	/* the acknowledgement journal: what the last proxy acknowledged and
+	 * did not record goes to the store first */
+	if (cli_val(a, "journal")) {
+		char msg[600];
+		size_t found = 0;
+		const char *jp = cli_val(a, "journal");
+		if (!ws) {
+			cli_errorf("proxy: --journal needs the store at start, to "
+				   "record what the journal holds: %s",
+				   down);
+			status = EXIT_TROUBLE;
+		} else if (!(px.jr = journal_open(jp, journal_size, msg,
+						  sizeof(msg))) ||
+			   journal_recover(px.jr, recover_batch, ws, &found, msg,
+					   sizeof(msg))) {
+			cli_errorf("proxy: --journal %s", msg);
+			status = EXIT_TROUBLE;
+		} else if (found) {
+			fprintf(stderr, "airi proxy: journal %s: %zu runs of the "
+					"last run checked into the store\n",
+				jp, found);
+		}
+		if (status) {
+			journal_close(px.jr, 0);
+			free(loc);
+			airi_store_close(ws);
+			airi_store_close(ows);
+			airi_store_close(px.reader);
+			spool_close(spool);
+			airi_key_free(signer);
+			goto routes_fail;
+		}
+	}
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1775,6 +1956,13 @@ int cmd_proxy(struct args *a)
 	px.writer = writer_start(ws, loc, px.base, job_done, &px, signer, spool,
 				 spool_max, down);
 	free(loc);
+	if (px.writer && px.jr &&
+	    writer_use_journal(px.writer, px.jr, journal_threads(), on_ingested)) {
+		fprintf(stderr, "airi proxy: cannot start the journal's threads: "
+				"calls wait for the store's commit\n");
+		journal_close(px.jr, 0);
+		px.jr = NULL;
+	}
 	px.groups = groups_new(px.base, px.group_idle, submit_group, &px);
 	if (otlp_url) {
 		px.otlp = forwarder_start(otlp_url, 10, NULL);
@@ -1860,6 +2048,10 @@ int cmd_proxy(struct args *a)
 	if (px.writer)
 		groups_seal_all(px.groups, "shutdown");
 	writer_stop(px.writer);
+	if (journal_close(px.jr, 1))
+		fprintf(stderr, "airi proxy: cannot mark the journal recorded "
+				"(%s): the next start checks it again\n",
+			strerror(errno));
 	spool_close(spool);
 	groups_free(px.groups);
 	if (px.otlp) { /* the last spans, then at most 5 s to send them */

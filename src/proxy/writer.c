@@ -34,7 +34,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
+
+#define JOURNAL_THREADS_MAX 16
+#define JOURNAL_BATCH 64
+#define JOURNAL_GATHER_NS 5000000 /* 5 ms */
+
+static int only_journaled(const struct writer_job *j)
+{
+	for (; j; j = j->next)
+		if (!j->journaled)
+			return 0;
+	return 1;
+}
 
 struct writer {
 	airi_store *s;
@@ -70,6 +84,18 @@ struct writer {
 	int pub_state, pub_open;
 	unsigned pub_attempts;
 	struct spool_rec recs[256]; /* drain()'s */
+	/* the acknowledgement journal: jobs wait in jq for a journal thread,
+	 * which writes their runs there and hands them back (out), and
+	 * queues a copy of each run for this thread (in) */
+	struct journal *jr;
+	pthread_t jt[JOURNAL_THREADS_MAX];
+	int njt, jstop;
+	pthread_cond_t jcv;
+	struct writer_job *jq, **jq_tail;
+	uint64_t j_acked, j_done, j_fallbacks;
+	uint64_t j_seen; /* j_done when deliver() last ran ingested() */
+	void (*ingested)(void *ctx);
+	struct timespec gather; /* AIRI_JOURNAL_GATHER_MS, default 5 */
 };
 
 static const char *const state_name[] = {"empty", "draining", "spooling"};
@@ -95,12 +121,16 @@ static void deliver(evutil_socket_t fd, short what, void *arg)
 	struct writer_job *j = w->out;
 	w->out = NULL;
 	w->out_tail = &w->out;
+	int news = w->j_done != w->j_seen;
+	w->j_seen = w->j_done;
 	pthread_mutex_unlock(&w->mu);
 	while (j) {
 		struct writer_job *next = j->next;
 		w->done(j, w->ctx);
 		j = next;
 	}
+	if (news && w->ingested)
+		w->ingested(w->ctx);
 }
 
 static uint64_t now_us(void)
@@ -301,6 +331,8 @@ static void record_batch(struct writer *w, struct writer_job *batch)
 	 * handed back) is recorded below. */
 	for (struct writer_job *j = batch; j; j = j->next) {
 		airi_manifest *m = NULL;
+		if (j->journaled) /* parsed by its journal thread */
+			continue;
 		j->parsed = NULL;
 		if (!j->manifest && j->build)
 			j->manifest = j->build(j, &j->len);
@@ -386,9 +418,16 @@ static void record_batch(struct writer *w, struct writer_job *batch)
 	pthread_mutex_unlock(&w->mu);
 }
 
+
+
 static void *run(void *arg)
 {
 	struct writer *w = arg;
+	if (w->jr) {
+		/* off the replies' path now: the loop and the journal's
+		 * threads go first when they share a CPU with this one */
+		setpriority(PRIO_PROCESS, (id_t)gettid(), 10);
+	}
 	if (w->sp && spool_runs(w->sp)) {
 		fprintf(stderr, "airi proxy: the spool holds %" PRIu64 " runs: "
 				"delivering them%s\n",
@@ -415,6 +454,14 @@ static void *run(void *arg)
 			}
 		}
 		struct writer_job *batch = w->in;
+		if (batch && w->jr && !w->stopping && only_journaled(batch)) {
+			/* nobody waits for these: let more gather, so that one
+			 * transaction (and its sync) takes many */
+			pthread_mutex_unlock(&w->mu);
+			nanosleep(&w->gather, NULL);
+			pthread_mutex_lock(&w->mu);
+			batch = w->in;
+		}
 		w->in = NULL;
 		w->in_tail = &w->in;
 		int stop = w->stopping && !batch;
@@ -435,10 +482,34 @@ static void *run(void *arg)
 			continue;
 		}
 		record_batch(w, batch);
+		/* the journaled runs are done with; the others go back */
+		uint64_t nj = 0;
+		struct writer_job **pp = &batch;
+		while (*pp) {
+			struct writer_job *j = *pp;
+			if (!j->journaled) {
+				pp = &j->next;
+				continue;
+			}
+			*pp = j->next;
+			nj++;
+			if (j->rc)
+				/* stays in the journal: recorded at the next
+				 * start */
+				fprintf(stderr, "airi proxy: could not record a "
+						"journaled run (%s); it stays in the "
+						"journal until the next start\n",
+					j->error);
+			else
+				journal_release(w->jr, j->region, 1);
+			free(j->manifest);
+			free(j);
+		}
 		pthread_mutex_lock(&w->mu);
 		*w->out_tail = batch;
 		while (*w->out_tail)
 			w->out_tail = &(*w->out_tail)->next;
+		w->j_done += nj;
 		pthread_mutex_unlock(&w->mu);
 		event_active(w->wake, EV_READ, 0);
 	}
@@ -484,6 +555,8 @@ struct writer *writer_start(airi_store *s, const char *location,
 				  : w->pub_runs ? SP_DRAINING : SP_EMPTY;
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
+	pthread_cond_init(&w->jcv, NULL);
+	w->jq_tail = &w->jq;
 	w->wake = event_new(base, -1, 0, deliver, w);
 	if (!w->wake || pthread_create(&w->thread, NULL, run, w)) {
 		if (w->wake)
@@ -522,7 +595,12 @@ void writer_stats(struct writer *w, struct writer_stats *st)
 			  : w->pub_state == SP_SPOOLING ? "unavailable" : "ok";
 	st->store_attempts = w->pub_attempts;
 	memcpy(st->store_error, w->pub_err, sizeof(st->store_error));
+	st->journal = w->jr != NULL;
+	st->j_pending = w->j_acked - w->j_done;
+	st->j_fallbacks = w->j_fallbacks;
 	pthread_mutex_unlock(&w->mu);
+	if (w->jr)
+		journal_stats(w->jr, &st->js);
 }
 
 int writer_spool_full(struct writer *w)
@@ -536,11 +614,7 @@ int writer_spool_full(struct writer *w)
 void writer_submit(struct writer *w, struct writer_job *job)
 {
 	job->next = NULL;
-	pthread_mutex_lock(&w->mu);
-	*w->in_tail = job;
-	w->in_tail = &job->next;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
+	writer_submit_list(w, job);
 }
 
 airi_store *writer_take_reader(struct writer *w)
@@ -562,9 +636,15 @@ void writer_submit_list(struct writer *w, struct writer_job *jobs)
 	while (*tail)
 		tail = &(*tail)->next;
 	pthread_mutex_lock(&w->mu);
-	*w->in_tail = jobs;
-	w->in_tail = tail;
-	pthread_cond_signal(&w->cv);
+	if (w->jr) {
+		*w->jq_tail = jobs;
+		w->jq_tail = tail;
+		pthread_cond_signal(&w->jcv);
+	} else {
+		*w->in_tail = jobs;
+		w->in_tail = tail;
+		pthread_cond_signal(&w->cv);
+	}
 	pthread_mutex_unlock(&w->mu);
 }
 
@@ -572,6 +652,13 @@ void writer_stop(struct writer *w)
 {
 	if (!w)
 		return;
+	/* the journal threads first: what they write goes to this thread */
+	pthread_mutex_lock(&w->mu);
+	w->jstop = 1;
+	pthread_cond_broadcast(&w->jcv);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < w->njt; i++)
+		pthread_join(w->jt[i], NULL);
 	pthread_mutex_lock(&w->mu);
 	w->stopping = 1;
 	pthread_cond_signal(&w->cv);
@@ -585,5 +672,172 @@ void writer_stop(struct writer *w)
 	free(w->loc);
 	pthread_mutex_destroy(&w->mu);
 	pthread_cond_destroy(&w->cv);
+	pthread_cond_destroy(&w->jcv);
 	free(w);
+}
+
+/* ---- the journal threads ------------------------------------------------ */
+
+/* Builds the batch's manifests and writes their runs to the journal: the
+ * jobs go back to the loop at once, a copy of each run to the writer
+ * thread. When the journal has no room (or fails), the jobs go to the
+ * writer thread themselves and are handed back after its commit. */
+static void journal_batch(struct writer *w, struct writer_job *jobs,
+			  struct journal_buf *buf)
+{
+	struct journal_item items[JOURNAL_BATCH];
+	struct writer_job *copy[JOURNAL_BATCH], *ack = NULL, **ack_tail = &ack;
+	struct writer_job *own[JOURNAL_BATCH];
+	size_t k = 0;
+	for (struct writer_job *j = jobs, *next; j; j = next) {
+		next = j->next;
+		j->next = NULL;
+		airi_error err;
+		if (!j->manifest && j->build)
+			j->manifest = j->build(j, &j->len);
+		struct writer_job *g = j->manifest ? calloc(1, sizeof(*g)) : NULL;
+		if (g && !(g->manifest = malloc(j->len + 1))) {
+			free(g);
+			g = NULL;
+		}
+		if (!g) {
+			j->rc = AIRI_ENOMEM;
+			snprintf(j->error, sizeof(j->error), "out of memory");
+			*ack_tail = j;
+			ack_tail = &j->next;
+			continue;
+		}
+		memcpy(g->manifest, j->manifest, j->len);
+		g->manifest[j->len] = 0;
+		g->len = j->len;
+		g->journaled = 1;
+		memcpy(g->run_key, j->run_key, sizeof(g->run_key));
+		if (airi_manifest_parse_borrow(g->manifest, g->len, &g->parsed,
+					       &err)) {
+			/* not a valid run: fails as it would in the store */
+			j->rc = err.code;
+			snprintf(j->error, sizeof(j->error), "%s", err.message);
+			airi_manifest_free(g->parsed);
+			free(g->manifest);
+			free(g);
+			*ack_tail = j;
+			ack_tail = &j->next;
+			continue;
+		}
+		j->run = g->run = *airi_manifest_run_id(g->parsed);
+		j->conditions = g->conditions =
+			*airi_manifest_conditions_id(g->parsed);
+		items[k] = (struct journal_item){g->manifest, g->len, j->run_key,
+						 g->run, 0};
+		copy[k] = g;
+		own[k++] = j;
+	}
+	int rc = k ? journal_write(w->jr, items, k, buf) : 0;
+	int e = errno;
+	struct writer_job *in = NULL, **in_tail = &in;
+	for (size_t i = 0; i < k; i++) {
+		if (rc) { /* the writer records it before it goes back */
+			airi_manifest_free(copy[i]->parsed);
+			free(copy[i]->manifest);
+			free(copy[i]);
+			*in_tail = own[i];
+			in_tail = &own[i]->next;
+		} else {
+			copy[i]->region = items[i].region;
+			*in_tail = copy[i];
+			in_tail = &copy[i]->next;
+			*ack_tail = own[i];
+			ack_tail = &own[i]->next;
+		}
+	}
+	if (rc && e != ENOSPC) {
+		static int told; /* once: it would be said for every batch */
+		if (!__atomic_exchange_n(&told, 1, __ATOMIC_RELAXED))
+			fprintf(stderr, "airi proxy: cannot write the journal "
+					"(%s): calls wait for the store's commit "
+					"instead\n",
+				strerror(e));
+	}
+	pthread_mutex_lock(&w->mu);
+	if (in) {
+		*w->in_tail = in;
+		w->in_tail = in_tail;
+		pthread_cond_signal(&w->cv);
+	}
+	if (rc)
+		w->j_fallbacks += k;
+	else
+		w->j_acked += k;
+	if (ack) {
+		*w->out_tail = ack;
+		w->out_tail = ack_tail;
+	}
+	pthread_mutex_unlock(&w->mu);
+	if (ack)
+		event_active(w->wake, EV_READ, 0);
+}
+
+static void *journal_run(void *arg)
+{
+	struct writer *w = arg;
+	struct journal_buf buf = {NULL, 0};
+	for (;;) {
+		pthread_mutex_lock(&w->mu);
+		while (!w->jq && !w->jstop)
+			pthread_cond_wait(&w->jcv, &w->mu);
+		if (!w->jq) {
+			pthread_mutex_unlock(&w->mu);
+			break;
+		}
+		/* up to a batch; the rest for the next free thread */
+		struct writer_job *jobs = w->jq, **tail = &w->jq;
+		for (int n = 0; *tail && n < JOURNAL_BATCH; n++)
+			tail = &(*tail)->next;
+		w->jq = *tail;
+		*tail = NULL;
+		if (!w->jq)
+			w->jq_tail = &w->jq;
+		else
+			pthread_cond_signal(&w->jcv);
+		pthread_mutex_unlock(&w->mu);
+		journal_batch(w, jobs, &buf);
+	}
+	free(buf.p);
+	return NULL;
+}
+
+int writer_use_journal(struct writer *w, struct journal *jr, int threads,
+		       void (*ingested)(void *ctx))
+{
+	if (threads < 1)
+		threads = 1;
+	if (threads > JOURNAL_THREADS_MAX)
+		threads = JOURNAL_THREADS_MAX;
+	w->ingested = ingested;
+	w->jr = jr;
+	const char *g = getenv("AIRI_JOURNAL_GATHER_MS");
+	long ms = g ? atol(g) : 0;
+	uint64_t ns = g && ms >= 0 && ms <= 60000 ? (uint64_t)ms * 1000000u
+						   : JOURNAL_GATHER_NS;
+	w->gather.tv_sec = (time_t)(ns / 1000000000u);
+	w->gather.tv_nsec = (long)(ns % 1000000000u);
+	for (int i = 0; i < threads; i++) {
+		if (pthread_create(&w->jt[i], NULL, journal_run, w)) {
+			if (!w->njt) {
+				w->jr = NULL;
+				return -1;
+			}
+			break;
+		}
+		w->njt++;
+	}
+	return 0;
+}
+
+void writer_journal_counts(struct writer *w, uint64_t *acked, uint64_t *done)
+{
+	pthread_mutex_lock(&w->mu);
+	*acked = w->j_acked;
+	*done = w->j_done;
+	pthread_mutex_unlock(&w->mu);
 }

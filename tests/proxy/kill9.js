@@ -4,7 +4,12 @@
 // (an Airi-Run-Id header on a complete plain reply, or the identity chunk of a stream) is in
 // the store, and that the store passes fsck.
 //
-//   node kill9.js AIRI_BIN
+//   node kill9.js AIRI_BIN [--journal]
+// With --journal the proxy runs with an acknowledgement journal (--journal FILE): its replies
+// wait for the journal's write, not the store's commit, and the restart must record what the
+// journal holds: the first proxy gathers the journal's runs for 3 s before it records them
+// (AIRI_JOURNAL_GATHER_MS), so that when it is killed acknowledged runs are in the journal
+// only; the test checks that some are missing from the store then, and none after the restart.
 // Exit status: 0 pass, 1 fail. Uses fake_upstream.js from this directory.
 'use strict';
 const { spawn, execFileSync } = require('node:child_process');
@@ -16,6 +21,7 @@ const path = require('node:path');
 const airi = path.resolve(process.argv[2] || path.join(__dirname, '../../build/airi'));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'airi-kill9-'));
 const store = path.join(work, 'store.db');
+const journal = process.argv.includes('--journal') ? path.join(work, 'journal') : null;
 
 function waitLine(proc, re, ms) {
   return new Promise((resolve, reject) => {
@@ -38,9 +44,12 @@ function freePort() {
   });
 }
 
-async function startProxy(port, upstream) {
+async function startProxy(port, upstream, env) {
   const p = spawn(airi, ['proxy', '--listen', '127.0.0.1:' + port, '--upstream', upstream,
-    '--store', store], { stdio: ['ignore', 'pipe', 'pipe'] });
+    '--store', store].concat(journal ? ['--journal', journal] : []),
+    { stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, env || {}) });
+  p.log = '';
+  p.stderr.on('data', (d) => { p.log += d; });
   await waitLine(p, /listening on/, 10000);
   return p;
 }
@@ -79,7 +88,8 @@ function call(port, i) {
       { stdio: ['ignore', 'pipe', 'inherit'] });
     const up = (await waitLine(fake, /listening (\d+)/, 10000))[1];
     const port = await freePort();
-    proxy = await startProxy(port, 'http://127.0.0.1:' + up);
+    proxy = await startProxy(port, 'http://127.0.0.1:' + up,
+      journal ? { AIRI_JOURNAL_GATHER_MS: '3000' } : {});
 
     // load: 400 calls, 32 at a time; SIGKILL after 150 have started
     const acked = [];
@@ -99,19 +109,27 @@ function call(port, i) {
     if (proxy.exitCode === null && proxy.signalCode === null)
       await new Promise((r) => proxy.once('exit', r));
 
-    // restart on the same store (WAL recovery), then check
-    proxy = await startProxy(port, 'http://127.0.0.1:' + up);
-    proxy.kill('SIGTERM');
-    await new Promise((r) => proxy.once('exit', r));
-
-    const missing = acked.filter((id) => {
+    const absent = () => acked.filter((id) => {
       try {
         execFileSync(airi, ['show', '--json', '--store', store, id], { stdio: 'ignore' });
         return false;
       } catch { return true; }
     });
+    const before = journal ? absent().length : 0;
+    // restart on the same store (WAL recovery, and the journal's), then check
+    proxy = await startProxy(port, 'http://127.0.0.1:' + up);
+    proxy.kill('SIGTERM');
+    await new Promise((r) => proxy.once('exit', r));
+    if (journal) {
+      const m = proxy.log.match(/journal .*: (\d+) runs of the last run checked into the store/);
+      console.log(`kill9 (journal): ${before} acknowledged runs were in the journal only; ` +
+        `the restart checked ${m ? m[1] : 'no'} journal records into the store`);
+      if (!before) { console.log('kill9: FAIL — no run depended on the journal'); failed = true; }
+      if (!m || +m[1] < before) { console.log('kill9: FAIL — restart did not record the journal'); failed = true; }
+    }
+    const missing = absent();
     const fsck = execFileSync(airi, ['fsck', '--store', store]).toString().trim();
-    console.log(`kill9: ${acked.length} identities acknowledged before/after SIGKILL, ` +
+    console.log(`kill9${journal ? ' (journal)' : ''}: ${acked.length} identities acknowledged before/after SIGKILL, ` +
       `${missing.length} missing; fsck: ${fsck}`);
     if (acked.length < 100) { console.log('kill9: FAIL — too few calls got through'); failed = true; }
     if (missing.length) { console.log('kill9: FAIL — missing ' + missing.slice(0, 5).join(' ')); failed = true; }

@@ -1,0 +1,202 @@
+// journal.js — `airi proxy --journal FILE`: replies wait for the journal's write, the store
+// gets the runs afterwards. Checks, against fake_upstream.js:
+//   1. look-ups wait for runs that are acknowledged but not in the store yet: with the writer
+//      gathering for 1.5 s (AIRI_JOURNAL_GATHER_MS), health shows them pending right after
+//      the replies, GET /airi/v1/runs/ID and /airi/v1/runs/RUN_KEY answer 200 with the run
+//      (not 404), and an unknown ID still gets 404;
+//   2. a clean stop records everything and marks the journal: the next start checks in nothing;
+//   3. a run too big for the journal (--journal-size 65536) waits for the store's commit
+//      instead: 200, counted in health's journal.fallbacks, in the store at once;
+//   4. a second proxy cannot use a journal in use; a file that is not a journal, and
+//      --journal-size without --journal, stop the proxy with a message naming the problem;
+//   5. the secret sent in Authorization is in no file the proxy wrote, journal included.
+//
+//   node journal.js AIRI_BIN       exit 0 pass, 1 fail
+'use strict';
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const http = require('node:http');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const airi = path.resolve(process.argv[2] || path.join(__dirname, '../../build/airi'));
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'airi-journal-'));
+const store = path.join(work, 'store.db');
+const journal = path.join(work, 'journal');
+const SECRET = 'sk-journal-test-secret-5d41402abc4b2a76';
+let failed = false;
+const ok = (cond, what) => {
+  console.log((cond ? 'ok ' : 'FAIL ') + what);
+  if (!cond) failed = true;
+};
+
+function waitLine(proc, re, ms) {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('timeout waiting for ' + re + ': ' + proc.log)), ms);
+    const on = () => {
+      const m = proc.log.match(re);
+      if (m) { clearTimeout(t); resolve(m); }
+    };
+    proc.stderr.on('data', on);
+    proc.stdout && proc.stdout.on('data', on);
+    on();
+  });
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = require('node:net').createServer();
+    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+function spawnProxy(args, env) {
+  const p = spawn(airi, ['proxy'].concat(args),
+    { stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, env || {}) });
+  p.log = '';
+  p.stderr.on('data', (d) => { p.log += d; });
+  p.stdout.on('data', (d) => { p.log += d; });
+  p.done = new Promise((r) => p.once('exit', (code) => r(code)));
+  return p;
+}
+
+async function startProxy(port, up, extra, env) {
+  const p = spawnProxy(['--listen', '127.0.0.1:' + port, '--upstream', up, '--store', store,
+    '--journal', journal].concat(extra || []), env);
+  await Promise.race([waitLine(p, /listening on/, 10000),
+    p.done.then((c) => { throw new Error('proxy exited ' + c + ': ' + p.log); })]);
+  return p;
+}
+
+async function stop(p) {
+  p.kill('SIGTERM');
+  return p.done;
+}
+
+function request(port, method, pth, body) {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path: pth, method,
+      headers: { 'content-type': 'application/json', authorization: 'Bearer ' + SECRET } }, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { data += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function chat(port, i, stream, content) {
+  const r = await request(port, 'POST', '/v1/chat/completions', JSON.stringify({
+    model: 'gpt-journal', seed: i, stream,
+    messages: [{ role: 'user', content: content || 'question ' + i }],
+  }));
+  let run = r.headers['airi-run-id'];
+  if (stream) {
+    const m = r.body.match(/"airi":\{"run":"(sha256:[0-9a-f]{64})"/);
+    run = m && m[1];
+  }
+  return { status: r.status, run, key: r.headers['airi-run-key'], body: r.body };
+}
+
+const inStore = (id) => spawnSync(airi, ['show', '--json', '--store', store, id]).status === 0;
+
+(async () => {
+  let fake, proxy;
+  try {
+    fake = spawn(process.execPath, [path.join(__dirname, 'fake_upstream.js'), '0'],
+      { stdio: ['ignore', 'pipe', 'inherit'] });
+    fake.log = '';
+    fake.stderr = fake.stdout;
+    fake.stdout.on('data', (d) => { fake.log += d; });
+    const up = 'http://127.0.0.1:' + (await waitLine(fake, /listening (\d+)/, 10000))[1];
+    const port = await freePort();
+
+    // 1. look-ups wait for the writer
+    proxy = await startProxy(port, up, [], { AIRI_JOURNAL_GATHER_MS: '1500' });
+    const calls = [];
+    for (let i = 0; i < 4; i++) calls.push(await chat(port, i, i % 2 === 1));
+    ok(calls.every((c) => c.status === 200 && /^sha256:/.test(c.run || '')),
+      'four calls (two streamed) acknowledged with an identity');
+    const h = JSON.parse((await request(port, 'GET', '/airi/v1/health')).body);
+    ok(h.journal && h.journal.pending >= 1 && h.journal.records === 4 && h.journal.bytes === 16777216,
+      `health right after the replies: journal ${JSON.stringify(h.journal)}`);
+    const t0 = Date.now();
+    const got = await request(port, 'GET', '/airi/v1/runs/' + calls[3].run);
+    const waited = Date.now() - t0;
+    let same = false;
+    try {
+      same = execFileSync(airi, ['id', '--json', '-'], { input: got.body }).toString()
+        .includes(calls[3].run);
+    } catch (e) { same = false; }
+    ok(got.status === 200 && same, `look-up of the last run answered 200 with that run after ${waited} ms`);
+    const byKey = await request(port, 'GET', '/airi/v1/runs/' + calls[3].key);
+    ok(byKey.status === 200 && byKey.body === got.body, 'look-up by its run key: the same run');
+    const unknown = await request(port, 'GET', '/airi/v1/runs/sha256:' + '0'.repeat(64));
+    ok(unknown.status === 404, `an unknown run: ${unknown.status}`);
+    ok(calls.every((c) => inStore(c.run)), 'all four in the store once the look-up answered');
+
+    // 2. a clean stop: the next start finds nothing to check in
+    ok((await stop(proxy)) === 0, 'SIGTERM: exit 0');
+    proxy = await startProxy(port, up);
+    ok(!/checked into the store/.test(proxy.log), 'after a clean stop the journal holds nothing to record');
+
+    // 4a. the journal is locked while in use
+    const second = spawnProxy(['--listen', '127.0.0.1:' + (await freePort()), '--upstream', up,
+      '--store', store, '--journal', journal]);
+    const code2 = await second.done;
+    ok(code2 !== 0 && /in use by another airi proxy/.test(second.log),
+      `a second proxy on the same journal: exit ${code2}, "${second.log.trim().split('\n').pop()}"`);
+    ok((await stop(proxy)) === 0, 'SIGTERM: exit 0');
+
+    // 3. too big for a 64 KiB journal: the call waits for the store instead
+    const small = path.join(work, 'small-journal');
+    const p3 = spawnProxy(['--listen', '127.0.0.1:' + port, '--upstream', up, '--store', store,
+      '--journal', small, '--journal-size', '65536']);
+    await waitLine(p3, /listening on/, 10000);
+    const big = await chat(port, 99, false, 'x'.repeat(40000));
+    const small1 = await chat(port, 98, false);
+    const h3 = JSON.parse((await request(port, 'GET', '/airi/v1/health')).body);
+    ok(big.status === 200 && inStore(big.run), 'a 40 KB call: 200, and in the store as soon as it is answered');
+    ok(h3.journal.fallbacks === 1 && h3.journal.records === 1 && h3.journal.bytes === 65536,
+      `health: ${JSON.stringify(h3.journal)}`);
+    ok(small1.status === 200, 'a small call still goes through the journal');
+    ok((await stop(p3)) === 0, 'SIGTERM: exit 0');
+    ok(fs.statSync(small).size === 4096 + 65536, 'a 64 KiB journal file: header block + ring');
+
+    // 4b. not a journal; --journal-size alone
+    const bogus = path.join(work, 'bogus');
+    fs.writeFileSync(bogus, Buffer.alloc(100000));
+    const p4 = spawnProxy(['--listen', '127.0.0.1:' + port, '--upstream', up, '--store', store,
+      '--journal', bogus]);
+    const c4 = await p4.done;
+    ok(c4 === 2 && p4.log.includes(bogus) && /not an airi proxy journal/.test(p4.log),
+      `a file that is not a journal: exit ${c4}: ${p4.log.trim()}`);
+    const p5 = spawnProxy(['--listen', '127.0.0.1:' + port, '--upstream', up, '--store', store,
+      '--journal-size', '65536']);
+    const c5 = await p5.done;
+    ok(c5 === 64 && /--journal-size needs --journal/.test(p5.log), `--journal-size alone: exit ${c5}`);
+    const p6 = spawnProxy(['--listen', '127.0.0.1:' + port, '--upstream', up, '--store', store,
+      '--journal', small, '--journal-size', '4096']);
+    const c6 = await p6.done;
+    ok(c6 === 64 && /--journal-size needs a number of bytes from 65536/.test(p6.log),
+      `--journal-size 4096: exit ${c6}`);
+
+    // 5. no secret in any file
+    const leaks = fs.readdirSync(work).filter((f) => {
+      const p = path.join(work, f);
+      return fs.statSync(p).isFile() && fs.readFileSync(p).includes(SECRET);
+    });
+    ok(leaks.length === 0, 'the Authorization secret is in none of ' + fs.readdirSync(work).join(' '));
+  } catch (e) {
+    console.log('FAIL ' + (e.stack || e.message));
+    failed = true;
+  } finally {
+    if (proxy && proxy.exitCode === null) proxy.kill('SIGKILL');
+    if (fake) fake.kill();
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+  console.log('journal: ' + (failed ? 'FAIL' : 'all passed'));
+  process.exit(failed ? 1 : 0);
+})();
