@@ -11,6 +11,9 @@
 #   airi    airi proxy --upstream to it, fresh store on disk
 #   airi-shm  (latency only) the same with the store on tmpfs, to tell the
 #           proxy's own cost from the fsync of the group commit
+#   airi-journal  airi proxy --journal FILE (on disk, beside the store):
+#           replies wait for their own O_DSYNC write to the journal, not for
+#           the store's commit
 #   portkey the Portkey AI gateway (@portkey-ai/gateway, pinned in
 #           package.json / package-lock.json, installed with npm ci into
 #           bench/proxy/node_modules when missing), routed to the upstream
@@ -110,7 +113,7 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 (($(ulimit -n) >= 4 * STREAMS + 256)) || echo "run.sh: warning: ulimit -n is $(ulimit -n)"
 
 mkdir -p "$OUT"
-rm -f "$OUT"/*.db "$OUT"/*.db-wal "$OUT"/*.db-shm "$OUT"/*.log "$OUT"/*.rss
+rm -f "$OUT"/*.db "$OUT"/*.db-wal "$OUT"/*.db-shm "$OUT"/*.log "$OUT"/*.rss "$OUT"/*.journal
 WORK=$(mktemp -d /tmp/airi-proxy-bench.XXXXXX)
 SHM=$(mktemp -d /dev/shm/airi-proxy-bench.XXXXXX)
 chmod 755 "$WORK"
@@ -130,9 +133,9 @@ trap 'exit 130' INT TERM
 cp "$AIRI" "$WORK/airi"
 AIRI_SRC=$AIRI
 AIRI=$WORK/airi
-read -r P_UP P_NGX P_AIRI P_AIRI2 P_SSE P_AIRI3 P_PK < <(python3 -c '
+read -r P_UP P_NGX P_AIRI P_AIRI2 P_SSE P_AIRI3 P_PK P_AIRI4 < <(python3 -c '
 import socket
-s = [socket.socket() for _ in range(7)]
+s = [socket.socket() for _ in range(8)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*[x.getsockname()[1] for x in s])')
 
@@ -186,9 +189,9 @@ start_nginx() { # start_nginx NAME TEMPLATE PORT
 	wait_port "$3" $!
 }
 AIRI_PID=
-start_airi() { # start_airi NAME PORT STORE UPSTREAM_PORT
+start_airi() { # start_airi NAME PORT STORE UPSTREAM_PORT [PROXY OPTIONS...]
 	"$AIRI" proxy --listen "127.0.0.1:$2" --upstream "http://127.0.0.1:$4" \
-		--store "$3" 2>"$OUT/$1.log" &
+		--store "$3" "${@:5}" 2>"$OUT/$1.log" &
 	AIRI_PID=$!
 	PIDS+=($AIRI_PID)
 	wait_port "$2" $AIRI_PID
@@ -277,11 +280,16 @@ say "starting: upstream nginx :$P_UP, nginx proxy :$P_NGX, airi proxy :$P_AIRI$(
 start_nginx upstream nginx-upstream.conf "$P_UP"
 start_nginx proxy nginx-proxy.conf "$P_NGX"
 start_airi airi-sat "$P_AIRI" "$OUT/sat.db" "$P_UP"
+A_SAT=$AIRI_PID
+start_airi airi-jsat "$P_AIRI4" "$OUT/sat-journal.db" "$P_UP" --journal "$OUT/sat.journal"
+A_JSAT=$AIRI_PID
+AIRI_PID=$A_SAT
 [[ $PORTKEY == yes ]] && start_portkey
 sanity direct "$P_UP"
 cp "$WORK/sanity.json" "$WORK/sanity-direct.json"
 sanity nginx "$P_NGX"
 sanity airi "$P_AIRI"
+sanity airi-journal "$P_AIRI4"
 echo "one call to each answered 200; airi's reply carries Airi-Run-Id and the airi member"
 if [[ $PORTKEY == yes ]]; then
 	# through Portkey the reply must be the upstream's, byte for byte but
@@ -315,12 +323,13 @@ check() { # check OK|FAIL TEXT
 # ---- 1. saturation --------------------------------------------------------------
 if [[ $SKIP != *,sat,* ]]; then
 	say "1. saturation: wrk -t2 -c64 -d${SAT_SECS}s, POST ${BODY##*/} ($(stat -c %s "$BODY") B)"
-	targets=(direct nginx airi)
+	targets=(direct nginx airi airi-journal)
 	[[ $PORTKEY == yes ]] && targets+=(portkey)
 	for t in "${targets[@]}"; do
 		xh=
-		case $t in direct) p=$P_UP ;; nginx) p=$P_NGX ;; airi) p=$P_AIRI ;; portkey) p=$P_PK xh=$(pk_headers "$P_UP") ;; esac
+		case $t in direct) p=$P_UP ;; nginx) p=$P_NGX ;; airi) p=$P_AIRI ;; airi-journal) p=$P_AIRI4 ;; portkey) p=$P_PK xh=$(pk_headers "$P_UP") ;; esac
 		[[ $t == airi ]] && sample_rss "$AIRI_PID" "$OUT/sat.rss"
+		[[ $t == airi-journal ]] && sample_rss "$A_JSAT" "$OUT/sat-journal.rss"
 		if [[ $t == portkey ]]; then
 			# node compiles its hot code while it runs: 3 s of the same load,
 			# not counted, so that the figures are those of a warm gateway
@@ -330,19 +339,20 @@ if [[ $SKIP != *,sat,* ]]; then
 		fi
 		line=$(BODY_FILE=$BODY EXTRA_HEADERS=$xh wrk -t2 -c64 -d"${SAT_SECS}s" -s "$HERE/post.lua" \
 			"http://127.0.0.1:$p/v1/chat/completions" | tee "$OUT/wrk-$t.log" | grep '^requests=')
-		[[ $t == airi || $t == portkey ]] && stop_sampler
+		[[ $t == airi || $t == airi-journal || $t == portkey ]] && stop_sampler
 		R[sat_$t]=$(kv rps "$line")
 		R[sat_${t}_p50]=$(kv p50_ms "$line")
 		R[sat_${t}_p99]=$(kv p99_ms "$line")
 		R[sat_${t}_ok]=$(kv ok2xx "$line")
 		R[sat_${t}_req]=$(kv requests "$line")
 		R[sat_${t}_err]=$(($(kv status_errors "$line") + $(kv socket_errors "$line")))
-		printf '   %-6s %8s req/s  p50 %s ms  p99 %s ms  (%s requests, %s 2xx, %s errors)\n' \
+		printf '   %-12s %8s req/s  p50 %s ms  p99 %s ms  (%s requests, %s 2xx, %s errors)\n' \
 			"$t" "${R[sat_$t]}" "${R[sat_${t}_p50]}" "${R[sat_${t}_p99]}" \
 			"${R[sat_${t}_req]}" "${R[sat_${t}_ok]}" "${R[sat_${t}_err]}"
 	done
 	R[sat_ratio]=$(python3 -c "print(f'{${R[sat_airi]}/${R[sat_nginx]}:.2f}')")
-	echo "   airi/nginx: ${R[sat_ratio]}"
+	R[sat_jratio]=$(python3 -c "print(f'{${R[sat_airi-journal]}/${R[sat_nginx]}:.2f}')")
+	echo "   airi/nginx: ${R[sat_ratio]}, airi-journal/nginx: ${R[sat_jratio]}"
 	if [[ $PORTKEY == yes ]]; then
 		R[sat_pk_ratio]=$(python3 -c "print(f'{${R[sat_portkey]}/${R[sat_nginx]}:.3f}')" 2>/dev/null || echo '?')
 		R[sat_pk_rss_first]=$(first "$OUT/sat-portkey.rss")
@@ -369,8 +379,25 @@ if [[ $SKIP != *,sat,* ]]; then
 	else
 		check FAIL "saturation: $n runs in the store, airi counted $calls calls / $rec recorded, wrk ${R[sat_airi_ok]} 2xx + 1 and ${R[sat_airi_err]} errors"
 	fi
+	# the journal's proxy: a clean stop records everything the journal holds
+	drain "$P_AIRI4"
+	h=$(health "$P_AIRI4")
+	echo "   airi-journal health: $h"
+	calls=$(sed 's/.*"calls":\([0-9]*\).*/\1/' <<<"$h")
+	AIRI_PID=$A_JSAT
+	stop_airi
+	n=$(runs "$OUT/sat-journal.db")
+	extra=$((n - 1 - ${R[sat_airi-journal_ok]}))
+	check "$(under "$OUT/sat-journal.rss")" "saturation: airi-journal RSS $(first "$OUT/sat-journal.rss") -> $(peak "$OUT/sat-journal.rss") KiB (peak under $((RSS_BOUND / 1024)) MiB)"
+	if ((n == calls && extra >= 0 && extra <= 64 && ${R[sat_airi-journal_err]} == 0)); then
+		check OK "saturation (airi-journal): every call recorded ($n runs = $calls calls; $extra were in flight when wrk stopped)"
+	else
+		check FAIL "saturation (airi-journal): $n runs in the store, airi counted $calls calls, wrk ${R[sat_airi-journal_ok]} 2xx + 1 and ${R[sat_airi-journal_err]} errors"
+	fi
+	AIRI_PID=$A_SAT
 fi
 stop_airi
+if [[ $SKIP == *,sat,* ]]; then AIRI_PID=$A_JSAT; stop_airi; fi
 
 # ---- 2. latency at a fixed rate ---------------------------------------------------
 if [[ $SKIP != *,rate,* ]]; then
@@ -379,14 +406,16 @@ if [[ $SKIP != *,rate,* ]]; then
 	A_DISK=$AIRI_PID
 	start_airi airi-shm "$P_AIRI3" "$SHM/rate.db" "$P_UP"
 	A_SHM=$AIRI_PID
-	rtargets=(direct nginx airi airi-shm)
+	start_airi airi-journal "$P_AIRI4" "$OUT/rate-journal.db" "$P_UP" --journal "$OUT/rate.journal"
+	A_JRN=$AIRI_PID
+	rtargets=(direct nginx airi airi-shm airi-journal)
 	[[ $PORTKEY == yes ]] && rtargets+=(portkey)
 	# Portkey again at $PK_RATE req/s, and direct at that rate to compare with
 	[[ $PORTKEY == yes ]] && ((PK_RATE > 0)) && rtargets+=(direct@$PK_RATE portkey@$PK_RATE)
 	for t in "${rtargets[@]}"; do
 		xh= rate=$RATE
 		[[ $t == *@* ]] && rate=$PK_RATE
-		case $t in direct*) p=$P_UP ;; nginx) p=$P_NGX ;; airi) p=$P_AIRI2 ;; airi-shm) p=$P_AIRI3 ;; portkey*) p=$P_PK xh=$(pk_headers "$P_UP") ;; esac
+		case $t in direct*) p=$P_UP ;; nginx) p=$P_NGX ;; airi) p=$P_AIRI2 ;; airi-shm) p=$P_AIRI3 ;; airi-journal) p=$P_AIRI4 ;; portkey*) p=$P_PK xh=$(pk_headers "$P_UP") ;; esac
 		[[ $t == airi ]] && sample_rss "$A_DISK" "$OUT/rate.rss"
 		[[ $t == portkey ]] && sample_rss "$PK_PID" "$OUT/rate-portkey.rss"
 		line=$(EXTRA_HEADERS=$xh "$WORK/ratecli" 127.0.0.1 "$p" /v1/chat/completions "$BODY" "$rate" "$RATE_SECS" "$RATE_CONNS" 1 || true)
@@ -407,8 +436,12 @@ if [[ $SKIP != *,rate,* ]]; then
 		R[add_${t}_p99]=$(python3 -c "print(f'{${R[rate_${t}_p99_ms]}-${R[rate_${d}_p99_ms]}:.3f}')" 2>/dev/null || echo '?')
 		echo "   added over direct, $t: p50 ${R[add_${t}_p50]} ms, p99 ${R[add_${t}_p99]} ms"
 	done
-	for t in airi airi-shm; do
-		if [[ $t == airi ]]; then AIRI_PID=$A_DISK p=$P_AIRI2 db=$OUT/rate.db; else AIRI_PID=$A_SHM p=$P_AIRI3 db=$SHM/rate.db; fi
+	for t in airi airi-shm airi-journal; do
+		case $t in
+		airi) AIRI_PID=$A_DISK p=$P_AIRI2 db=$OUT/rate.db ;;
+		airi-shm) AIRI_PID=$A_SHM p=$P_AIRI3 db=$SHM/rate.db ;;
+		*) AIRI_PID=$A_JRN p=$P_AIRI4 db=$OUT/rate-journal.db ;;
+		esac
 		drain "$p"
 		stop_airi
 		n=$(runs "$db")
@@ -499,11 +532,12 @@ say "results (markdown, also in $OUT/results.md)"
 	if [[ $SKIP != *,sat,* ]]; then
 		echo "| saturation (wrk -t2 -c64 -d${SAT_SECS}s) | req/s | p50 ms | p99 ms |"
 		echo "|---|---:|---:|---:|"
-		for t in direct nginx airi; do
+		for t in direct nginx airi airi-journal; do
 			echo "| $t | ${R[sat_$t]} | ${R[sat_${t}_p50]} | ${R[sat_${t}_p99]} |"
 		done
 		[[ $PORTKEY == yes ]] && echo "| portkey | ${R[sat_portkey]} | ${R[sat_portkey_p50]} | ${R[sat_portkey_p99]} |"
 		echo "| **airi / nginx** | **${R[sat_ratio]}** | | |"
+		echo "| **airi-journal / nginx** | **${R[sat_jratio]}** | | |"
 		[[ $PORTKEY == yes ]] && echo "| **portkey / nginx** | **${R[sat_pk_ratio]}** | | |"
 		echo
 	fi
@@ -530,7 +564,7 @@ say "results (markdown, also in $OUT/results.md)"
 	[[ $SKIP != *,streams,* ]] && echo "Streams: ${R[st_ok]}/$STREAMS complete, ${R[st_runs]} runs recorded, all response headers after ${R[st_all_ms]} ms, slowest stream ${R[st_slowest]} ms." && echo
 	echo "Goals:"
 	if [[ $SKIP != *,rate,* ]]; then
-		for t in airi airi-shm; do
+		for t in airi airi-shm airi-journal; do
 			g=no; python3 -c "import sys; sys.exit(0 if ${R[add_${t}_p99]} <= 0.3 else 1)" && g=yes
 			echo "- added p99 <= 0.3 ms at $RATE req/s ($t): ${R[add_${t}_p99]} ms -> met: $g"
 		done
@@ -538,6 +572,8 @@ say "results (markdown, also in $OUT/results.md)"
 	if [[ $SKIP != *,sat,* ]]; then
 		g=no; python3 -c "import sys; sys.exit(0 if ${R[sat_ratio]} >= 0.8 else 1)" && g=yes
 		echo "- saturation >= 0.8x nginx: ${R[sat_ratio]}x -> met: $g"
+		g=no; python3 -c "import sys; sys.exit(0 if ${R[sat_jratio]} >= 0.8 else 1)" && g=yes
+		echo "- saturation >= 0.8x nginx (airi-journal): ${R[sat_jratio]}x -> met: $g"
 	fi
 	if [[ $SKIP != *,streams,* ]]; then
 		g=no; [[ ${R[st_ok]} == "$STREAMS" && ${R[st_runs]} == "$STREAMS" && $(flat "$OUT/streams.rss") == OK ]] && g=yes

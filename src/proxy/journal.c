@@ -213,7 +213,11 @@ struct journal *journal_open(const char *path, uint64_t size, char *msg,
 		return NULL;
 	}
 	struct stat st;
-	if (stat(path, &st) && errno == ENOENT) {
+	if (stat(path, &st)) {
+		if (errno != ENOENT) {
+			snprintf(msg, msgn, "%s: %s", path, strerror(errno));
+			return NULL;
+		}
 		if (create(path, size, msg, msgn))
 			return NULL;
 	} else if (!S_ISREG(st.st_mode)) {
@@ -252,7 +256,8 @@ struct journal *journal_open(const char *path, uint64_t size, char *msg,
 	j->low = get64(h + 40);
 	free(h);
 	if (fstat(j->fd, &st) || j->size % BLK || j->size < 16 * BLK ||
-	    (uint64_t)st.st_size < BLK + j->size || !j->low) {
+	    (uint64_t)st.st_size < BLK + j->size || !j->low ||
+	    j->low > UINT64_MAX / 2 + 1) {
 		snprintf(msg, msgn, "%s: damaged journal header (byte 32: size "
 				    "%" PRIu64 ", file %lld bytes)",
 			 path, j->size, (long long)st.st_size);
@@ -304,7 +309,10 @@ int journal_recover(struct journal *j,
 		uint64_t seq = get64(head + 8);
 		uint32_t mlen = get32(head + 16), klen = get32(head + 20),
 			 total = get32(head + 24);
-		if (memcmp(head, REC_MAGIC, 8) || seq < j->low || klen >= 40 ||
+		/* a sequence number past 2^63 cannot be ours (it would move
+		 * the mark past any later record, or wrap) */
+		if (memcmp(head, REC_MAGIC, 8) || seq < j->low ||
+		    seq > UINT64_MAX / 2 || klen >= 40 ||
 		    total % BLK || total == 0 || at + total > j->size ||
 		    journal_record_size(klen, mlen) != total) {
 			at += BLK;
