@@ -20,7 +20,8 @@ const path = require('node:path');
 
 const airi = path.resolve(process.argv[2] || path.join(__dirname, '../../build/airi'));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'airi-kill9-'));
-const store = path.join(work, 'store.db');
+// AIRI_KILL9_STORE: another store location (tests/pg/journal.sh gives a PostgreSQL one)
+const store = process.env.AIRI_KILL9_STORE || path.join(work, 'store.db');
 const journal = process.argv.includes('--journal') ? path.join(work, 'journal') : null;
 
 function waitLine(proc, re, ms) {
