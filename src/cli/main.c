@@ -148,7 +148,8 @@ static const struct opt consistency_opts[] = {
 static const struct opt store_opts[] = {
 	COMMON_OPTS,
 	{"store", 1, "store location (a file, or a postgres:// URI or libpq connection string)"},
-	{"json", 0, "print the versions as JSON"},
+	{"journal", 1, "recover: the journal file of an airi proxy --journal"},
+	{"json", 0, "print the versions (migrate) or the records (recover) as JSON"},
 	{0}};
 #define SYNC_OPTS(what)                                                    \
 	COMMON_OPTS, {"store", 1, what},                                        \
@@ -259,11 +260,18 @@ const struct cmd cli_commands[] = {
 	 "airi consistency [--store PATH] SIZE1 SIZE2",
 	 "Print the consistency proof between two sizes of the log (JSON).",
 	 NULL},
-	{"store", cmd_store, store_opts, "airi store migrate [--store LOCATION] [--json]",
-	 "Apply the store's schema migrations (creating it if there is none).",
+	{"store", cmd_store, store_opts,
+	 "airi store migrate [--store LOCATION] [--json]\n"
+	 "       airi store recover --journal FILE [--store LOCATION] [--json]",
+	 "Apply the store's schema migrations (creating it if there is none), or "
+	 "record what a proxy's journal holds.",
 	 "SQLite stores are also migrated when opened; PostgreSQL stores only\n"
 	 "by this command (opening refuses an older schema). A store newer\n"
-	 "than this airi is refused. See docs/postgres.md."},
+	 "than this airi is refused. See docs/postgres.md.\n"
+	 "recover records in the store every run an airi proxy --journal FILE\n"
+	 "acknowledged and may not have recorded (it was killed): what the\n"
+	 "proxy does itself when it starts again. A journal in use by a\n"
+	 "running proxy is refused."},
 	{"push", cmd_push, push_opts,
 	 "airi push [--store SRC] [filter options] [--key PATH] [--json] DEST [KEY=VALUE...]",
 	 "Copy runs (all, or those the filters of airi log select) to another "

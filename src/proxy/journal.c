@@ -395,6 +395,39 @@ int journal_recover(struct journal *j,
 	return 0;
 }
 
+/* journal_recover_into's callback: the runs into the store, in one
+ * transaction (recording a run that is there records nothing) */
+static int record_batch(void *ctx, struct spool_rec *recs, size_t n)
+{
+	airi_store *s = ctx;
+	airi_error err;
+	int rc = airi_store_begin(s, &err);
+	for (size_t i = 0; i < n && !rc; i++) {
+		airi_manifest *m = NULL;
+		rc = airi_manifest_parse_borrow(recs[i].text, recs[i].len, &m,
+						&err);
+		if (!rc)
+			rc = airi_store_record(s, m, NULL, &err);
+		if (!rc && recs[i].key[0])
+			rc = airi_store_bind_key(s, recs[i].key,
+						 airi_manifest_run_id(m), &err);
+		airi_manifest_free(m);
+	}
+	if (!rc)
+		rc = airi_store_commit(s, &err);
+	else
+		airi_store_rollback(s);
+	if (rc)
+		fprintf(stderr, "airi: journal: %s\n", err.message);
+	return rc;
+}
+
+int journal_recover_into(struct journal *j, airi_store *s, size_t *found,
+			 char *msg, size_t msgn)
+{
+	return journal_recover(j, record_batch, s, found, msg, msgn);
+}
+
 /* Room for need contiguous bytes: the logical offset to write at, the
  * region's index in *ri; -1 when the ring is full. Under mu. */
 static int64_t reserve(struct journal *j, uint64_t need, uint32_t *ri)

@@ -216,6 +216,10 @@ struct journal *journal_open(const char *path, uint64_t size, char *msg,
 int journal_recover(struct journal *j,
 		    int (*fn)(void *ctx, struct spool_rec *recs, size_t n),
 		    void *ctx, size_t *found, char *msg, size_t msgn);
+/* journal_recover() into a store: each batch of records in one
+ * transaction, with their run keys. */
+int journal_recover_into(struct journal *j, airi_store *s, size_t *found,
+			 char *msg, size_t msgn);
 /* Writes the items as one synchronous write; -1 with errno (ENOSPC: no
  * room in the ring now) and nothing written on failure. */
 int journal_write(struct journal *j, struct journal_item *items, size_t n,

@@ -1585,33 +1585,6 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	maybe_exit(-1, 0, px);
 }
 
-/* journal_recover's callback: the runs into the store, in one
- * transaction (recording a run that is there records nothing) */
-static int recover_batch(void *ctx, struct spool_rec *recs, size_t n)
-{
-	airi_store *s = ctx;
-	airi_error err;
-	int rc = airi_store_begin(s, &err);
-	for (size_t i = 0; i < n && !rc; i++) {
-		airi_manifest *m = NULL;
-		rc = airi_manifest_parse_borrow(recs[i].text, recs[i].len, &m,
-						&err);
-		if (!rc)
-			rc = airi_store_record(s, m, NULL, &err);
-		if (!rc && recs[i].key[0])
-			rc = airi_store_bind_key(s, recs[i].key,
-						 airi_manifest_run_id(m), &err);
-		airi_manifest_free(m);
-	}
-	if (!rc)
-		rc = airi_store_commit(s, &err);
-	else
-		airi_store_rollback(s);
-	if (rc)
-		fprintf(stderr, "airi proxy: journal: %s\n", err.message);
-	return rc;
-}
-
 /* threads writing the journal: AIRI_JOURNAL_THREADS, default 4 (each
  * waits for its own write; more let more calls sync at once) */
 static int journal_threads(void)
@@ -1886,8 +1859,8 @@ int cmd_proxy(struct args *a)
 			status = EXIT_TROUBLE;
 		} else if (!(px.jr = journal_open(jp, journal_size, msg,
 						  sizeof(msg))) ||
-			   journal_recover(px.jr, recover_batch, ws, &found, msg,
-					   sizeof(msg))) {
+			   journal_recover_into(px.jr, ws, &found, msg,
+						sizeof(msg))) {
 			cli_errorf("proxy: --journal %s", msg);
 			status = EXIT_TROUBLE;
 		} else if (found) {

@@ -9,7 +9,10 @@
 //      instead: 200, counted in health's journal.fallbacks, in the store at once;
 //   4. a second proxy cannot use a journal in use; a file that is not a journal, and
 //      --journal-size without --journal, stop the proxy with a message naming the problem;
-//   5. the secret sent in Authorization is in no file the proxy wrote, journal included.
+//   5. the secret sent in Authorization is in no file the proxy wrote, journal included;
+//   6. `airi store recover --journal FILE` records what a killed proxy acknowledged without a
+//      proxy (then nothing more), refuses a journal a running proxy holds (exit 2) and a
+//      missing file (exit 66).
 //
 //   node journal.js AIRI_BIN       exit 0 pass, 1 fail
 'use strict';
@@ -148,7 +151,31 @@ const inStore = (id) => spawnSync(airi, ['show', '--json', '--store', store, id]
     const code2 = await second.done;
     ok(code2 !== 0 && /in use by another airi proxy/.test(second.log),
       `a second proxy on the same journal: exit ${code2}, "${second.log.trim().split('\n').pop()}"`);
+    // 6a. a running proxy's journal cannot be recovered by another process
+    const busy = spawnSync(airi, ['store', 'recover', '--journal', journal, '--store', store]);
+    ok(busy.status === 2 && /in use by another airi proxy/.test(busy.stderr.toString()),
+      `airi store recover on a journal in use: exit ${busy.status}`);
     ok((await stop(proxy)) === 0, 'SIGTERM: exit 0');
+
+    // 6b. killed with runs in the journal only: airi store recover records them
+    proxy = await startProxy(port, up, [], { AIRI_JOURNAL_GATHER_MS: '5000' });
+    const late = [];
+    for (let i = 10; i < 13; i++) late.push(await chat(port, i, i === 11));
+    proxy.kill('SIGKILL');
+    await proxy.done;
+    const notYet = late.filter((c) => !inStore(c.run)).length;
+    ok(late.every((c) => c.status === 200) && notYet === 3,
+      `killed with 3 acknowledged runs not in the store yet (${notYet} missing)`);
+    const rec = spawnSync(airi, ['store', 'recover', '--journal', journal, '--store', store, '--json']);
+    ok(rec.status === 0 && JSON.parse(rec.stdout.toString()).records >= 3 && late.every((c) => inStore(c.run)),
+      `airi store recover: exit ${rec.status}, ${rec.stdout.toString().trim()}; all three in the store`);
+    const again = spawnSync(airi, ['store', 'recover', '--journal', journal, '--store', store]);
+    ok(again.status === 0 && /^0 journal records checked into the store/.test(again.stdout.toString()),
+      `again: ${again.stdout.toString().trim()}`);
+    const none = spawnSync(airi, ['store', 'recover', '--journal', path.join(work, 'nope'), '--store', store]);
+    ok(none.status === 66 && /nope: No such file/.test(none.stderr.toString()),
+      `a missing journal: exit ${none.status}`);
+    ok(/ 0 problems/.test(execFileSync(airi, ['fsck', '--store', store]).toString()), 'fsck: 0 problems');
 
     // 3. too big for a 64 KiB journal: the call waits for the store instead
     const small = path.join(work, 'small-journal');
