@@ -96,11 +96,13 @@ static uint64_t get64(const unsigned char *p)
 	return v;
 }
 
-static int pwrite_all(int fd, const void *buf, size_t n, uint64_t at)
+/* All of n bytes at offset at, or -1 with errno (EIO for a short file). */
+int proxy_pio(int fd, void *buf, size_t n, uint64_t at, int write)
 {
-	const char *b = buf;
+	char *b = buf;
 	while (n) {
-		ssize_t r = pwrite(fd, b, n, (off_t)at);
+		ssize_t r = write ? pwrite(fd, b, n, (off_t)at)
+				  : pread(fd, b, n, (off_t)at);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0) {
@@ -115,23 +117,14 @@ static int pwrite_all(int fd, const void *buf, size_t n, uint64_t at)
 	return 0;
 }
 
+static int pwrite_all(int fd, const void *buf, size_t n, uint64_t at)
+{
+	return proxy_pio(fd, (void *)buf, n, at, 1);
+}
+
 static int pread_all(int fd, void *buf, size_t n, uint64_t at)
 {
-	char *b = buf;
-	while (n) {
-		ssize_t r = pread(fd, b, n, (off_t)at);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;
-			return -1;
-		}
-		b += r;
-		n -= (size_t)r;
-		at += (uint64_t)r;
-	}
-	return 0;
+	return proxy_pio(fd, buf, n, at, 0);
 }
 
 static int write_header(int fd, uint64_t size, uint64_t low)

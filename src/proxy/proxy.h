@@ -167,6 +167,10 @@ void writer_stop(struct writer *w);
 /* The spool holds more than its maximum: new calls are refused (503). */
 int writer_spool_full(struct writer *w);
 
+/* All of n bytes read (write 0) or written (1) at offset at, retrying
+ * short transfers and EINTR; -1 with errno, EIO at the end of the file. */
+int proxy_pio(int fd, void *buf, size_t n, uint64_t at, int write);
+
 /* The outage spool (spool.c), used by the writer thread only: DIR/spool
  * holds the manifests that could not be committed, DIR/offset how far
  * they have been delivered, DIR/lock keeps a second proxy out. */

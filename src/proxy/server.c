@@ -1594,6 +1594,31 @@ static int journal_threads(void)
 	return n < 1 ? 1 : n > 16 ? 16 : n;
 }
 
+/* A size option between min and max, into *out when given; -1 (said) when
+ * it is not a number in range. */
+static int byte_opt(struct args *a, const char *name, uint64_t min,
+		    uint64_t max, uint64_t *out)
+{
+	const char *v = cli_val(a, name);
+	if (!v)
+		return 0;
+	char *end;
+	errno = 0;
+	unsigned long long x = strtoull(v, &end, 10);
+	if (!*v || *end || *v == '-' || errno || x < min || x > max) {
+		if (min <= 1)
+			cli_errorf("proxy: --%s needs a positive number, not "
+				   "\"%s\"", name, v);
+		else
+			cli_errorf("proxy: --%s needs a number of bytes from "
+				   "%llu, not \"%s\"",
+				   name, (unsigned long long)min, v);
+		return -1;
+	}
+	*out = x;
+	return 0;
+}
+
 int cmd_proxy(struct args *a)
 {
 	struct proxy px;
@@ -1687,34 +1712,11 @@ int cmd_proxy(struct args *a)
 	}
 	px.max_body = cli_val(a, "max-body") ? strtoull(cli_val(a, "max-body"), NULL, 10)
 					     : (size_t)32 << 20;
-	uint64_t spool_max = (uint64_t)1 << 30;
-	if (cli_val(a, "spool-max")) {
-		const char *v = cli_val(a, "spool-max");
-		char *end;
-		errno = 0;
-		unsigned long long x = strtoull(v, &end, 10);
-		if (!*v || *end || *v == '-' || errno || x == 0) {
-			cli_errorf("proxy: --spool-max needs a positive number, "
-				   "not \"%s\"", v);
-			status = EXIT_USAGE;
-			goto routes_fail;
-		}
-		spool_max = x;
-	}
-	uint64_t journal_size = (uint64_t)16 << 20;
-	if (cli_val(a, "journal-size")) {
-		const char *v = cli_val(a, "journal-size");
-		char *end;
-		errno = 0;
-		unsigned long long x = strtoull(v, &end, 10);
-		if (!*v || *end || *v == '-' || errno || x < 65536 ||
-		    x > (1ull << 40)) {
-			cli_errorf("proxy: --journal-size needs a number of bytes "
-				   "from 65536, not \"%s\"", v);
-			status = EXIT_USAGE;
-			goto routes_fail;
-		}
-		journal_size = x;
+	uint64_t spool_max = (uint64_t)1 << 30, journal_size = (uint64_t)16 << 20;
+	if (byte_opt(a, "spool-max", 1, UINT64_MAX, &spool_max) ||
+	    byte_opt(a, "journal-size", 65536, 1ull << 40, &journal_size)) {
+		status = EXIT_USAGE;
+		goto routes_fail;
 	}
 	if (cli_val(a, "journal-size") && !cli_val(a, "journal")) {
 		cli_errorf("proxy: --journal-size needs --journal FILE");
@@ -1835,7 +1837,29 @@ int cmd_proxy(struct args *a)
 				  ? cli_store(a, AIRI_STORE_CREATE, &status)
 				  : NULL;
 	airi_key *signer = cli_signer(a, 0, &status);
+	/* the acknowledgement journal: what the last proxy acknowledged and
+	 * did not record goes to the store first */
+	const char *jp = cli_val(a, "journal");
+	if (jp && !status && ws && px.reader && (!otel_listen || ows)) {
+		char msg[600];
+		size_t found = 0;
+		if (!(px.jr = journal_open(jp, journal_size, msg, sizeof(msg))) ||
+		    journal_recover_into(px.jr, ws, &found, msg, sizeof(msg))) {
+			cli_errorf("proxy: --journal %s", msg);
+			status = EXIT_TROUBLE;
+		} else if (found) {
+			fprintf(stderr, "airi proxy: journal %s: %zu runs of the "
+					"last run checked into the store\n",
+				jp, found);
+		}
+	} else if (jp && !status && !ws) {
+		cli_errorf("proxy: --journal needs the store at start, to record "
+			   "what the journal holds: %s",
+			   down);
+		status = EXIT_TROUBLE;
+	}
 	if (status || (ws && !px.reader) || (otel_listen && ws && !ows)) {
+		journal_close(px.jr, 0);
 		free(loc);
 		airi_store_close(ws);
 		airi_store_close(ows);
@@ -1845,39 +1869,6 @@ int cmd_proxy(struct args *a)
 		if (!status)
 			status = EXIT_TROUBLE;
 		goto routes_fail;
-	}
-	/* the acknowledgement journal: what the last proxy acknowledged and
-	 * did not record goes to the store first */
-	if (cli_val(a, "journal")) {
-		char msg[600];
-		size_t found = 0;
-		const char *jp = cli_val(a, "journal");
-		if (!ws) {
-			cli_errorf("proxy: --journal needs the store at start, to "
-				   "record what the journal holds: %s",
-				   down);
-			status = EXIT_TROUBLE;
-		} else if (!(px.jr = journal_open(jp, journal_size, msg,
-						  sizeof(msg))) ||
-			   journal_recover_into(px.jr, ws, &found, msg,
-						sizeof(msg))) {
-			cli_errorf("proxy: --journal %s", msg);
-			status = EXIT_TROUBLE;
-		} else if (found) {
-			fprintf(stderr, "airi proxy: journal %s: %zu runs of the "
-					"last run checked into the store\n",
-				jp, found);
-		}
-		if (status) {
-			journal_close(px.jr, 0);
-			free(loc);
-			airi_store_close(ws);
-			airi_store_close(ows);
-			airi_store_close(px.reader);
-			spool_close(spool);
-			airi_key_free(signer);
-			goto routes_fail;
-		}
 	}
 	signal(SIGPIPE, SIG_IGN);
 	evthread_use_pthreads();

@@ -50,18 +50,7 @@ static int mkdirs(const char *dir)
 
 static int read_all(int fd, void *buf, size_t n, uint64_t at)
 {
-	char *b = buf;
-	while (n) {
-		ssize_t r = pread(fd, b, n, (off_t)at);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		b += r;
-		n -= (size_t)r;
-		at += (uint64_t)r;
-	}
-	return 0;
+	return proxy_pio(fd, buf, n, at, 0);
 }
 
 static int write_all(int fd, const char *b, size_t n)
