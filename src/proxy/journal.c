@@ -57,8 +57,11 @@ struct region {
 
 struct journal {
 	char *path;
-	int fd;      /* O_DSYNC (+ O_DIRECT) for records */
-	int direct;  /* fd has O_DIRECT */
+	int fd;      /* O_DSYNC, buffered: the lock, the header, and records
+		      * where O_DIRECT is refused */
+	int dfd;     /* O_DSYNC | O_DIRECT for records, or -1 */
+	int direct;  /* records go to dfd (atomic: cleared when a write
+		      * there is refused with EINVAL) */
 	uint64_t size, low;
 	pthread_mutex_t mu;
 	uint64_t seq;        /* the last sequence number handed out */
@@ -223,10 +226,8 @@ struct journal *journal_open(const char *path, uint64_t size, char *msg,
 		snprintf(msg, msgn, "out of memory");
 		return NULL;
 	}
-	j->fd = open(path, O_RDWR | O_CLOEXEC | O_DSYNC | O_DIRECT);
-	j->direct = j->fd >= 0;
-	if (j->fd < 0 && errno == EINVAL) /* no O_DIRECT here */
-		j->fd = open(path, O_RDWR | O_CLOEXEC | O_DSYNC);
+	j->dfd = -1;
+	j->fd = open(path, O_RDWR | O_CLOEXEC | O_DSYNC);
 	if (j->fd < 0) {
 		snprintf(msg, msgn, "%s: %s", path, strerror(errno));
 		goto fail;
@@ -260,12 +261,20 @@ struct journal *journal_open(const char *path, uint64_t size, char *msg,
 		fprintf(stderr, "airi proxy: journal %s keeps its size of %" PRIu64
 				" bytes\n",
 			path, j->size);
+	/* where the file system has it (not every one does), unless
+	 * AIRI_JOURNAL_DIRECT=0 */
+	const char *dv = getenv("AIRI_JOURNAL_DIRECT");
+	if (!dv || strcmp(dv, "0"))
+		j->dfd = open(path, O_RDWR | O_CLOEXEC | O_DSYNC | O_DIRECT);
+	j->direct = j->dfd >= 0;
 	j->seq = j->low - 1;
 	pthread_mutex_init(&j->mu, NULL);
 	return j;
 fail:
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->dfd >= 0)
+		close(j->dfd);
 	free(j->path);
 	free(j);
 	return NULL;
@@ -371,17 +380,12 @@ int journal_recover(struct journal *j,
 	if (rc)
 		return -1;
 	*found = n;
-	/* all of it is in the store now: the ring starts over (the header
-	 * through a buffered descriptor: O_DIRECT wants aligned buffers) */
-	int b = open(j->path, O_RDWR | O_CLOEXEC);
-	if (b < 0 || write_header(b, j->size, max + 1)) {
+	/* all of it is in the store now: the ring starts over */
+	if (write_header(j->fd, j->size, max + 1)) {
 		snprintf(msg, msgn, "%s: cannot write the header: %s", j->path,
 			 strerror(errno));
-		if (b >= 0)
-			close(b);
 		return -1;
 	}
-	close(b);
 	j->low = max + 1;
 	j->seq = max;
 	j->alloc = j->tail = 0;
@@ -497,8 +501,15 @@ int journal_write(struct journal *j, struct journal_item *items, size_t n,
 		items[i].region = ri;
 		p += total;
 	}
-	int rc = pwrite_all(j->fd, buf->p, (size_t)need,
-			    BLK + (uint64_t)at % j->size);
+	uint64_t off = BLK + (uint64_t)at % j->size;
+	int direct = __atomic_load_n(&j->direct, __ATOMIC_RELAXED);
+	int rc = pwrite_all(direct ? j->dfd : j->fd, buf->p, (size_t)need, off);
+	if (rc && direct && errno == EINVAL) {
+		/* O_DIRECT opened but refused (some stacked file systems):
+		 * the buffered descriptor from now on */
+		__atomic_store_n(&j->direct, 0, __ATOMIC_RELAXED);
+		rc = pwrite_all(j->fd, buf->p, (size_t)need, off);
+	}
 	int e = errno;
 	pthread_mutex_lock(&j->mu);
 	if (rc) {
@@ -531,7 +542,7 @@ void journal_stats(struct journal *j, struct journal_stats *st)
 	st->records = j->records;
 	st->full = j->full;
 	st->failed = j->failed;
-	st->direct = j->direct;
+	st->direct = __atomic_load_n(&j->direct, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&j->mu);
 }
 
@@ -542,12 +553,11 @@ int journal_close(struct journal *j, int clean)
 	int rc = 0;
 	if (clean && j->alloc == j->tail) {
 		/* everything is in the store: the next start reads nothing */
-		int b = open(j->path, O_RDWR | O_CLOEXEC);
-		rc = b < 0 || write_header(b, j->size, j->seq + 1) ? -1 : 0;
-		if (b >= 0)
-			close(b);
+		rc = write_header(j->fd, j->size, j->seq + 1);
 	}
 	close(j->fd);
+	if (j->dfd >= 0)
+		close(j->dfd);
 	pthread_mutex_destroy(&j->mu);
 	free(j->path);
 	free(j);
