@@ -543,6 +543,15 @@ static void p_int(struct prm *p, int64_t x)
 	p->isnum[i] = 1;
 }
 
+/* x < 0 is NULL (the facts' "unknown"), as arr_int8_or_null */
+static void p_int_or_null(struct prm *p, int64_t x)
+{
+	if (x >= 0)
+		p_int(p, x);
+	else
+		p_null(p);
+}
+
 static void p_real(struct prm *p, double x)
 {
 	int i = prm_slot(p);
@@ -1064,6 +1073,58 @@ static int run_sql(pg *q, const char *sql, struct prm *p, PGresult **out,
 	}
 }
 
+/* A statement built at run time in sql, unless building it ran out of
+ * memory; the text and the parameters are released either way */
+static int run_built(pg *q, airi__buf *sql, struct prm *p, PGresult **out,
+		     const char *what, airi_error *err)
+{
+	int rc;
+	if (sql->failed)
+		rc = airi__err(err, AIRI_ENOMEM, "out of memory");
+	else
+		rc = run_sql(q, sql->p, p, out, what, err);
+	airi__buf_release(sql);
+	prm_free(p);
+	return rc;
+}
+
+/* The lookups by one key: a prepared statement with a single parameter,
+ * a digest (bytea) or an integer (int8) */
+static int run_digest(pg *q, int st, const airi_digest *d, PGresult **out,
+		      const char *what, airi_error *err)
+{
+	struct prm p;
+	prm_init(&p);
+	p_digest(&p, d);
+	int rc = run(q, st, &p, out, what, err);
+	prm_free(&p);
+	return rc;
+}
+
+static int run_int(pg *q, int st, int64_t x, PGresult **out,
+		   const char *what, airi_error *err)
+{
+	struct prm p;
+	prm_init(&p);
+	p_int(&p, x);
+	int rc = run(q, st, &p, out, what, err);
+	prm_free(&p);
+	return rc;
+}
+
+/* A copy of the text in column col of the one row of r ("" for NULL), or
+ * AIRI_ENOTFOUND (without a message) when there is no such row */
+static int g_one_text(const PGresult *r, int col, char **out,
+		      airi_error *err)
+{
+	if (PQntuples(r) != 1)
+		return AIRI_ENOTFOUND;
+	const char *t = g_text(r, 0, col);
+	if (!(*out = strdup(t ? t : "")))
+		return airi__err(err, AIRI_ENOMEM, "out of memory");
+	return 0;
+}
+
 /* ---- schema ------------------------------------------------------------- */
 
 /* 0 when there is no store here */
@@ -1443,12 +1504,8 @@ static int pg_put_objects(void *impl, const struct pending_obj *objs, size_t n,
 static int pg_get_object(void *impl, const airi_digest *d, char **body,
 			 size_t *n, airi_error *err)
 {
-	struct prm p;
 	PGresult *r = NULL;
-	prm_init(&p);
-	p_digest(&p, d);
-	int rc = run(impl, ST_GET_OBJ, &p, &r, "cannot read object", err);
-	prm_free(&p);
+	int rc = run_digest(impl, ST_GET_OBJ, d, &r, "cannot read object", err);
 	if (rc)
 		return rc;
 	if (PQntuples(r) == 1) {
@@ -1465,12 +1522,9 @@ static int pg_get_object(void *impl, const airi_digest *d, char **body,
 static int pg_has_run(void *impl, const airi_digest *run_id, int *found,
 		      airi_error *err)
 {
-	struct prm p;
 	PGresult *r = NULL;
-	prm_init(&p);
-	p_digest(&p, run_id);
-	int rc = run(impl, ST_HAS_RUN, &p, &r, "cannot look up run", err);
-	prm_free(&p);
+	int rc = run_digest(impl, ST_HAS_RUN, run_id, &r, "cannot look up run",
+			    err);
 	if (rc)
 		return rc;
 	*found = PQntuples(r) > 0;
@@ -1491,31 +1545,19 @@ static void bind_facts(struct prm *p, const struct airi__facts *f)
 		p_digest(p, &f->out);
 	else
 		p_null(p);
-	if (f && f->status >= 0)
-		p_int(p, f->status);
-	else
-		p_null(p);
+	p_int_or_null(p, f ? f->status : -1);
 	if (f)
 		p_int(p, f->failed);
 	else
 		p_null(p);
 	p_text(p, f && f->finish[0] ? f->finish : NULL);
-	if (f && f->out_chars >= 0)
-		p_int(p, f->out_chars);
-	else
-		p_null(p);
-	if (f && f->latency_ms >= 0)
-		p_int(p, f->latency_ms);
-	else
-		p_null(p);
+	p_int_or_null(p, f ? f->out_chars : -1);
+	p_int_or_null(p, f ? f->latency_ms : -1);
 	if (f)
 		p_int(p, f->tool_calls);
 	else
 		p_null(p);
-	if (f && f->out_tokens >= 0)
-		p_int(p, f->out_tokens);
-	else
-		p_null(p);
+	p_int_or_null(p, f ? f->out_tokens : -1);
 }
 
 static int pg_set_facts(void *impl, const airi_digest *run_id,
@@ -1815,12 +1857,7 @@ static int pg_list(void *impl, const airi_filter *f, airi_run_fn fn,
 		}
 		airi__buf_printf(&sql, " ORDER BY time_ms DESC, seq DESC LIMIT %zu",
 				 page);
-		if (sql.failed)
-			ret = airi__err(err, AIRI_ENOMEM, "out of memory");
-		else
-			ret = run_sql(q, sql.p, &p, &r, "cannot list runs", err);
-		airi__buf_release(&sql);
-		prm_free(&p);
+		ret = run_built(q, &sql, &p, &r, "cannot list runs", err);
 		if (ret)
 			break;
 		int rows = PQntuples(r);
@@ -1873,12 +1910,7 @@ static int pg_scan(void *impl, const struct airi__where *w, airi__scan_fn fn,
 		p_int(&p, last);
 		where_pg(w, &sql, &p);
 		airi__buf_printf(&sql, " ORDER BY seq LIMIT %d", PAGE);
-		if (sql.failed)
-			ret = airi__err(err, AIRI_ENOMEM, "out of memory");
-		else
-			ret = run_sql(q, sql.p, &p, &r, "cannot scan runs", err);
-		airi__buf_release(&sql);
-		prm_free(&p);
+		ret = run_built(q, &sql, &p, &r, "cannot scan runs", err);
 		if (ret)
 			break;
 		int rows = PQntuples(r);
@@ -1935,12 +1967,7 @@ static int pg_scores(void *impl, const struct airi__where *w,
 		p_text(&p, last_key ? last_key : "");
 		where_pg(w, &sql, &p);
 		airi__buf_printf(&sql, " ORDER BY l.seq, l.key LIMIT %d", PAGE);
-		if (sql.failed)
-			ret = airi__err(err, AIRI_ENOMEM, "out of memory");
-		else
-			ret = run_sql(q, sql.p, &p, &r, "cannot read scores", err);
-		airi__buf_release(&sql);
-		prm_free(&p);
+		ret = run_built(q, &sql, &p, &r, "cannot read scores", err);
 		if (ret)
 			break;
 		int rows = PQntuples(r);
@@ -2000,13 +2027,10 @@ static int pg_label_put(void *impl, const airi_digest *run_id,
 static int pg_labels(void *impl, const airi_digest *run_id, airi_label_fn fn,
 		     void *ctx, airi_error *err)
 {
-	struct prm p;
 	PGresult *r = NULL;
 	int ret = 0;
-	prm_init(&p);
-	p_digest(&p, run_id);
-	int rc = run(impl, ST_LABELS, &p, &r, "cannot read labels", err);
-	prm_free(&p);
+	int rc = run_digest(impl, ST_LABELS, run_id, &r, "cannot read labels",
+			    err);
 	if (rc)
 		return rc;
 	for (int i = 0; i < PQntuples(r) && !ret; i++) {
@@ -2148,12 +2172,9 @@ static int pg_log_find(void *impl, const airi_digest *run_id,
 		       uint64_t *index, char **entry, size_t *n,
 		       airi_error *err)
 {
-	struct prm p;
 	PGresult *r = NULL;
-	prm_init(&p);
-	p_digest(&p, run_id);
-	int rc = run(impl, ST_LOG_FIND, &p, &r, "cannot read the log", err);
-	prm_free(&p);
+	int rc = run_digest(impl, ST_LOG_FIND, run_id, &r, "cannot read the log",
+			    err);
 	if (rc)
 		return rc;
 	if (PQntuples(r) == 1) {
@@ -2169,12 +2190,9 @@ static int pg_log_find(void *impl, const airi_digest *run_id,
 static int pg_log_at(void *impl, uint64_t index, airi_digest *run_id,
 		     char **entry, size_t *n, airi_error *err)
 {
-	struct prm p;
 	PGresult *r = NULL;
-	prm_init(&p);
-	p_int(&p, (int64_t)index);
-	int rc = run(impl, ST_LOG_AT, &p, &r, "cannot read the log", err);
-	prm_free(&p);
+	int rc = run_int(impl, ST_LOG_AT, (int64_t)index, &r,
+			 "cannot read the log", err);
 	if (rc)
 		return rc;
 	if (PQntuples(r) == 1 && g_digest(r, 0, 0, run_id))
@@ -2194,13 +2212,10 @@ static int64_t node_key(int level, uint64_t index)
 static int pg_node_get(void *impl, int level, uint64_t index,
 		       unsigned char out[AIRI_HASH_SIZE], airi_error *err)
 {
-	struct prm p;
 	PGresult *r = NULL;
-	prm_init(&p);
-	p_int(&p, level ? node_key(level, index) : (int64_t)index);
-	int rc = run(impl, level ? ST_NODE_GET : ST_LEAF_ENTRY, &p, &r,
-		     "cannot read the log", err);
-	prm_free(&p);
+	int rc = run_int(impl, level ? ST_NODE_GET : ST_LEAF_ENTRY,
+			 level ? node_key(level, index) : (int64_t)index, &r,
+			 "cannot read the log", err);
 	if (rc)
 		return rc;
 	if (PQntuples(r) != 1)
@@ -2349,15 +2364,8 @@ static int pg_checkpoint_latest(void *impl, uint64_t *size, char **note,
 		     err);
 	if (rc)
 		return rc;
-	if (PQntuples(r) == 1) {
+	if (!(rc = g_one_text(r, 1, note, err)))
 		*size = (uint64_t)g_int(r, 0, 0, 0);
-		const char *t = g_text(r, 0, 1);
-		*note = strdup(t ? t : "");
-		if (!*note)
-			rc = airi__err(err, AIRI_ENOMEM, "out of memory");
-	} else {
-		rc = AIRI_ENOTFOUND;
-	}
 	PQclear(r);
 	return rc;
 }
@@ -2373,14 +2381,7 @@ static int pg_setting_get(void *impl, const char *key, char **value,
 	prm_free(&p);
 	if (rc)
 		return rc;
-	if (PQntuples(r) == 1) {
-		const char *t = g_text(r, 0, 0);
-		*value = strdup(t ? t : "");
-		if (!*value)
-			rc = airi__err(err, AIRI_ENOMEM, "out of memory");
-	} else {
-		rc = AIRI_ENOTFOUND;
-	}
+	rc = g_one_text(r, 0, value, err);
 	PQclear(r);
 	return rc;
 }
