@@ -127,6 +127,14 @@ const inStore = (id) => spawnSync(airi, ['show', '--json', '--store', store, id]
     ok(h.journal && h.journal.pending >= 1 && h.journal.records === 4 && h.journal.bytes === 16777216 &&
       typeof h.journal.direct === 'boolean',
       `health right after the replies: journal ${JSON.stringify(h.journal)}`);
+    // a client that hangs up while its look-up waits: the proxy forgets it and goes on
+    await new Promise((resolve) => {
+      const req = http.request({ host: '127.0.0.1', port, path: '/airi/v1/runs/' + calls[2].run },
+        () => resolve());
+      req.on('error', () => resolve());
+      req.end();
+      setTimeout(() => { req.destroy(); resolve(); }, 200);
+    });
     const t0 = Date.now();
     const got = await request(port, 'GET', '/airi/v1/runs/' + calls[3].run);
     const waited = Date.now() - t0;
@@ -141,6 +149,8 @@ const inStore = (id) => spawnSync(airi, ['show', '--json', '--store', store, id]
     const unknown = await request(port, 'GET', '/airi/v1/runs/sha256:' + '0'.repeat(64));
     ok(unknown.status === 404, `an unknown run: ${unknown.status}`);
     ok(calls.every((c) => inStore(c.run)), 'all four in the store once the look-up answered');
+    ok(proxy.exitCode === null && (await request(port, 'GET', '/airi/v1/runs/' + calls[2].run)).status === 200,
+      'a look-up abandoned while it waited: the proxy runs on, the run is found');
 
     // 2. a clean stop: the next start finds nothing to check in
     ok((await stop(proxy)) === 0, 'SIGTERM: exit 0');
