@@ -209,6 +209,25 @@ int airi__store_migrate(const char *location, int target, int *from,
 	return rc;
 }
 
+int airi__store_compact(const char *location, unsigned page_size,
+			struct airi__compacted *out, const char **backend,
+			airi_error *err)
+{
+	const char *rest;
+	memset(out, 0, sizeof(*out));
+	if (!location || !*location)
+		return airi__err(err, AIRI_EINVAL, "empty store location");
+	const struct airi__store_ops *ops = airi__store_backend(location, &rest);
+	if (backend)
+		*backend = ops->name;
+	if (!ops->compact)
+		return airi__err(err, AIRI_EINVAL,
+				 "the %s backend has no compact (it manages "
+				 "its own space)",
+				 ops->name);
+	return ops->compact(rest, page_size, out, err);
+}
+
 void airi_store_close(airi_store *s)
 {
 	if (!s)

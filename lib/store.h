@@ -40,6 +40,7 @@ typedef int (*airi__score_fn)(void *ctx, int64_t seq, const char *key,
 			      double num);
 
 struct pending_obj; /* below: an object waiting in a transaction */
+struct airi__compacted; /* below: what airi__store_compact did */
 
 struct airi__store_ops {
 	const char *name;
@@ -123,6 +124,10 @@ struct airi__store_ops {
 	 * versions before and after (0: no store) */
 	int (*migrate)(const char *location, int target, int *from, int *to,
 		       airi_error *err);
+	/* optional: rewrites the store at location with pages of page_size
+	 * bytes, dropping free space (see airi__store_compact) */
+	int (*compact)(const char *location, unsigned page_size,
+		       struct airi__compacted *out, airi_error *err);
 	int version; /* the newest schema version the backend knows */
 	/* optional: many objects at once (sorted by digest), as put_object
 	 * each; used inside transactions */
@@ -199,6 +204,20 @@ int airi__pg_location(const char *location);
  * reads it ("sqlite:" removed). */
 const struct airi__store_ops *airi__store_backend(const char *location,
 						  const char **rest);
+
+/* What airi__store_compact did: page sizes and store bytes (database and
+ * write-ahead log) before and after. */
+struct airi__compacted {
+	unsigned page_before, page_after;
+	uint64_t bytes_before, bytes_after;
+};
+/* Rewrites the store at location (SQLite: VACUUM) with pages of
+ * page_size bytes (0: the size new stores get), which needs the store to
+ * itself: AIRI_EBUSY-like AIRI_ESTORE "in use" when another process has it
+ * open. AIRI_EINVAL for a backend without it. */
+int airi__store_compact(const char *location, unsigned page_size,
+			struct airi__compacted *out, const char **backend,
+			airi_error *err);
 
 /* Applies the schema migrations of the store at location up to version
  * target (0: the newest), creating it when there is none (the backend's

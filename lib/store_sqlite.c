@@ -1395,6 +1395,102 @@ static int sq_migrate(const char *location, int target, int *from, int *to,
 	return 0;
 }
 
+/* The size of the store's files: the database and its write-ahead log */
+static uint64_t store_bytes(const char *location)
+{
+	struct stat st;
+	char wal[4200];
+	uint64_t n = stat(location, &st) == 0 ? (uint64_t)st.st_size : 0;
+	snprintf(wal, sizeof(wal), "%s-wal", location);
+	if (stat(wal, &st) == 0)
+		n += (uint64_t)st.st_size;
+	return n;
+}
+
+static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	out[0] = 0;
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		snprintf(out, n, "%s", t ? (const char *)t : "");
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* VACUUM into pages of page_size bytes. Changing the page size needs the
+ * rollback journal for the VACUUM (WAL mode fixes it), and leaving WAL
+ * mode needs the only connection: a store another process has open is
+ * refused, not waited for. */
+static int sq_compact(const char *location, unsigned page_size,
+		      struct airi__compacted *out, airi_error *err)
+{
+	struct stat st;
+	sqlite3 *db = NULL;
+	char v[64], sql[64];
+	int rc = 0;
+	if (!page_size)
+		page_size = 16384;
+	if (page_size < 512 || page_size > 65536 || (page_size & (page_size - 1)))
+		return airi__err(err, AIRI_EINVAL,
+				 "page size %u: a power of two from 512 to 65536",
+				 page_size);
+	if (stat(location, &st) || !S_ISREG(st.st_mode))
+		return airi__err(err, AIRI_ENOTFOUND, "no store at %s", location);
+	out->bytes_before = store_bytes(location);
+	if (sqlite3_open_v2(location, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+		rc = airi__err(err, AIRI_ESTORE, "%s: %s", location,
+			       db ? sqlite3_errmsg(db) : "cannot open");
+		sqlite3_close(db);
+		return rc;
+	}
+	sqlite3_busy_timeout(db, 2000);
+	if (pragma_text(db, "PRAGMA page_size", v, sizeof(v)) != SQLITE_OK) {
+		rc = airi__err(err, AIRI_ESTORE, "%s: not a SQLite store: %s",
+			       location, sqlite3_errmsg(db));
+		goto done;
+	}
+	out->page_before = (unsigned)atoi(v);
+	/* everything in the database file, then out of WAL mode: only
+	 * possible with no other connection */
+	if (pragma_text(db, "PRAGMA wal_checkpoint(TRUNCATE)", v, sizeof(v)) ||
+	    strcmp(v, "0") ||
+	    pragma_text(db, "PRAGMA journal_mode=DELETE", v, sizeof(v)) ||
+	    strcmp(v, "delete")) {
+		rc = airi__err(err, AIRI_ESTORE,
+			       "%s is in use by another process (a proxy, a "
+			       "receiver, another airi): stop it and compact "
+			       "again",
+			       location);
+		sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+		goto done;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA page_size=%u", page_size);
+	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(db, "VACUUM", NULL, NULL, NULL) != SQLITE_OK)
+		rc = airi__err(err, AIRI_ESTORE, "%s: cannot compact: %s",
+			       location, sqlite3_errmsg(db));
+	/* back to WAL mode whatever happened (VACUUM is all or nothing) */
+	if (pragma_text(db, "PRAGMA journal_mode=WAL", v, sizeof(v)) ||
+	    strcmp(v, "wal")) {
+		if (!rc)
+			rc = airi__err(err, AIRI_ESTORE,
+				       "%s: cannot return to WAL mode: %s",
+				       location, sqlite3_errmsg(db));
+	}
+	if (pragma_text(db, "PRAGMA page_size", v, sizeof(v)) == SQLITE_OK)
+		out->page_after = (unsigned)atoi(v);
+done:
+	sqlite3_close(db);
+	out->bytes_after = store_bytes(location);
+	return rc;
+}
+
 const struct airi__store_ops airi__sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1429,5 +1525,6 @@ const struct airi__store_ops airi__sqlite_ops = {
 	.label_put = sq_label_put,
 	.labels = sq_labels,
 	.migrate = sq_migrate,
+	.compact = sq_compact,
 	.version = SCHEMA_VERSION,
 };

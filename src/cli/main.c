@@ -149,7 +149,8 @@ static const struct opt store_opts[] = {
 	COMMON_OPTS,
 	{"store", 1, "store location (a file, or a postgres:// URI or libpq connection string)"},
 	{"journal", 1, "recover: the journal file of an airi proxy --journal"},
-	{"json", 0, "print the versions (migrate) or the records (recover) as JSON"},
+	{"page-size", 1, "compact: the page size in bytes (default 16384, what new stores get)"},
+	{"json", 0, "print the result as JSON"},
 	{0}};
 #define SYNC_OPTS(what)                                                    \
 	COMMON_OPTS, {"store", 1, what},                                        \
@@ -262,12 +263,16 @@ const struct cmd cli_commands[] = {
 	 NULL},
 	{"store", cmd_store, store_opts,
 	 "airi store migrate [--store LOCATION] [--json]\n"
+	 "       airi store compact [--page-size N] [--store LOCATION] [--json]\n"
 	 "       airi store recover --journal FILE [--store LOCATION] [--json]",
-	 "Apply the store's schema migrations (creating it if there is none), or "
-	 "record what a proxy's journal holds.",
+	 "Apply the store's schema migrations (creating it if there is none), "
+	 "compact a SQLite store, or record what a proxy's journal holds.",
 	 "SQLite stores are also migrated when opened; PostgreSQL stores only\n"
 	 "by this command (opening refuses an older schema). A store newer\n"
 	 "than this airi is refused. See docs/postgres.md.\n"
+	 "compact rewrites a SQLite store without its free space, with pages\n"
+	 "of N bytes (stores from before 16 KiB pages keep 4 KiB ones until\n"
+	 "then); it needs the store to itself.\n"
 	 "recover records in the store every run an airi proxy --journal FILE\n"
 	 "acknowledged and may not have recorded (it was killed): what the\n"
 	 "proxy does itself when it starts again. A journal in use by a\n"

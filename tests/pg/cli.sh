@@ -17,6 +17,7 @@ expect 2 "$airi" fsck --store "host=$PGSOCK port=$PGPORT user=airi dbname=cli"
 expect 0 "$airi" store migrate --store "$PG" && contains out "postgres store: created with schema version 2"
 expect 0 "$airi" store migrate --store "$PG" --json && contains out '{"backend":"postgres","from":2,"to":2}'
 expect 0 "$airi" store migrate --store "$SQ" && contains out "sqlite store: created with schema version 4"
+expect 2 "$airi" store compact --store "$PG" && contains err "the postgres backend has no compact"
 expect 64 "$airi" store --store "$PG"
 
 # record, one by one and in bulk, on both

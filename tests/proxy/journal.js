@@ -167,6 +167,10 @@ const inStore = (id) => spawnSync(airi, ['show', '--json', '--store', store, id]
     const busy = spawnSync(airi, ['store', 'recover', '--journal', journal, '--store', store]);
     ok(busy.status === 2 && /in use by another airi proxy/.test(busy.stderr.toString()),
       `airi store recover on a journal in use: exit ${busy.status}`);
+    // and the store cannot be compacted under a running proxy (it needs it to itself)
+    const cmp = spawnSync(airi, ['store', 'compact', '--store', store]);
+    ok(cmp.status === 2 && /is in use by another process/.test(cmp.stderr.toString()),
+      `airi store compact under a running proxy: exit ${cmp.status}`);
     ok((await stop(proxy)) === 0, 'SIGTERM: exit 0');
 
     // 6b. killed with runs in the journal only: airi store recover records them
