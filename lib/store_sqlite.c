@@ -439,7 +439,7 @@ static int sq_open(const char *location, unsigned flags, void **impl,
 			 * WAL and at the checkpoint is mostly per page, not
 			 * per byte: 15-25% less time per run than 4 KiB
 			 * pages (bench/README.md), reads unchanged. Existing
-			 * stores keep their size. */
+			 * stores keep their size until `airi store compact`. */
 			if ((ver == 0 && (rc = exec(q, "PRAGMA page_size=16384;", err))) ||
 			    (rc = exec(q, "PRAGMA journal_mode=WAL;"
 					  "PRAGMA synchronous=FULL;"
