@@ -4,6 +4,8 @@
 //      gathering for 1.5 s (AIRI_JOURNAL_GATHER_MS), health shows them pending right after
 //      the replies, GET /airi/v1/runs/ID and /airi/v1/runs/RUN_KEY answer 200 with the run
 //      (not 404), and an unknown ID still gets 404;
+//      an agent run (two calls with one Airi-Trace, sealed) goes through the journal too:
+//      the seal answers with its identity, and the grouped run is found with both calls;
 //   2. a clean stop records everything and marks the journal: the next start checks in nothing;
 //   3. a run too big for the journal (--journal-size 65536) waits for the store's commit
 //      instead: 200, counted in health's journal.fallbacks, in the store at once (this proxy
@@ -77,10 +79,11 @@ async function stop(p) {
   return p.done;
 }
 
-function request(port, method, pth, body) {
+function request(port, method, pth, body, extra) {
   return new Promise((resolve, reject) => {
     const req = http.request({ host: '127.0.0.1', port, path: pth, method,
-      headers: { 'content-type': 'application/json', authorization: 'Bearer ' + SECRET } }, (res) => {
+      headers: Object.assign({ 'content-type': 'application/json',
+        authorization: 'Bearer ' + SECRET }, extra || {}) }, (res) => {
       let data = '';
       res.setEncoding('utf8');
       res.on('data', (d) => { data += d; });
@@ -151,6 +154,24 @@ const inStore = (id) => spawnSync(airi, ['show', '--json', '--store', store, id]
     ok(calls.every((c) => inStore(c.run)), 'all four in the store once the look-up answered');
     ok(proxy.exitCode === null && (await request(port, 'GET', '/airi/v1/runs/' + calls[2].run)).status === 200,
       'a look-up abandoned while it waited: the proxy runs on, the run is found');
+
+    // an agent run through the journal
+    const trace = { 'airi-trace': 'journal-agent-1' };
+    const a1 = await request(port, 'POST', '/v1/chat/completions', JSON.stringify({
+      model: 'gpt-journal', messages: [{ role: 'user', content: 'step one' }] }), trace);
+    const a2 = await request(port, 'POST', '/v1/chat/completions', JSON.stringify({
+      model: 'gpt-journal', messages: [{ role: 'user', content: 'step two' }] }), trace);
+    const seal = await request(port, 'POST', '/airi/v1/groups/journal-agent-1/seal');
+    let grouped = null;
+    try { grouped = JSON.parse(seal.body); } catch (e) { grouped = null; }
+    const gm = grouped ? await request(port, 'GET', '/airi/v1/runs/' + grouped.run) : { status: 0 };
+    let steps = [];
+    try { steps = JSON.parse(gm.body).trajectory || []; } catch (e) { steps = []; }
+    ok(a1.status === 200 && a2.status === 200 && seal.status === 200 && gm.status === 200 &&
+      steps.filter((st) => st.type === 'model_call').length === 2 &&
+      steps.some((st) => st.run === a1.headers['airi-run-id']) && inStore(grouped.run),
+      `an agent run of two calls, sealed: ${seal.status} ${seal.body.slice(0, 60)}; look-up ${gm.status}, ` +
+      `${steps.length} trajectory steps`);
 
     // 2. a clean stop: the next start finds nothing to check in
     ok((await stop(proxy)) === 0, 'SIGTERM: exit 0');
