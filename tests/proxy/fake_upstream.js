@@ -52,6 +52,7 @@
 //   broken-stream for `stream: true`, send the headers and two events, then destroy the socket;
 //                 for JSON, send half of the body and destroy the socket
 //   gzip          gzip the JSON reply (Content-Encoding: gzip) when Accept-Encoding allows it
+//   deflate, br   the same with deflate (zlib) or brotli
 // Several faults can be combined with commas ("slow,gzip").
 //
 // Test aid `x-fake-airi-event` (to check which extra stream events the SDKs tolerate, without a
@@ -186,6 +187,14 @@ function sendJSON(req, res, status, obj, extraHeaders, faults) {
   if (faults.has('gzip') && /\bgzip\b/.test(accepts)) {
     bytes = zlib.gzipSync(bytes);
     headers['content-encoding'] = 'gzip';
+    headers['vary'] = 'Accept-Encoding';
+  } else if (faults.has('deflate') && /\bdeflate\b/.test(accepts)) {
+    bytes = zlib.deflateSync(bytes);
+    headers['content-encoding'] = 'deflate';
+    headers['vary'] = 'Accept-Encoding';
+  } else if (faults.has('br') && /\bbr\b/.test(accepts)) {
+    bytes = zlib.brotliCompressSync(bytes);
+    headers['content-encoding'] = 'br';
     headers['vary'] = 'Accept-Encoding';
   }
   headers['content-length'] = String(bytes.length);

@@ -617,6 +617,23 @@ test('openai: gzip-compressed upstream reply: client gets the right body, store 
   assert.equal(body.choices[0].message.content, fake.replyText(marker, 9));
 });
 
+for (const enc of ['deflate', 'br']) {
+  test(`openai: ${enc}-compressed upstream reply: client gets the right body, store has decoded JSON`, async (t) => {
+    const marker = 'compress with ' + enc;
+    const req = { model: OPENAI_MODEL, messages: [{ role: 'user', content: marker }], seed: 10 };
+    const data = await openai.chat.completions.create(req, { headers: { 'x-fake-fault': enc } });
+    assert.equal(data.choices[0].message.content, fake.replyText(marker, 10));
+    const seen = await fakeRequestsFor('/v1/chat/completions', marker);
+    assert.equal(seen.length, 1);
+    if (proxyOnly(t)) return;
+    // the proxy offers every encoding it decodes, so the fake compressed with this one
+    assert.match(seen[0].headers['accept-encoding'] || '', new RegExp('\\b' + enc + '\\b'));
+    assert.match(data.airi.run, SHA, 'the stamp is there, so the proxy read the decoded JSON');
+    const run = show(data.airi.run);
+    assert.deepEqual(run.manifest.output.choices, data.choices, 'the recorded output is the decoded JSON');
+  });
+}
+
 test('openai: GET /v1/models passes through and is not recorded', async (t) => {
   const before = DIRECT ? [] : logRuns();
   const { data: page, response } = await openai.models.list().withResponse();
