@@ -49,6 +49,7 @@
 //   429-once      a 429 (with retry-after-ms: 10) the first time a given path+body is seen,
 //                 then the normal reply: the SDKs retry with the same body
 //   slow          wait 2 s before replying
+//   stall         never reply (until the connection closes)
 //   broken-stream for `stream: true`, send the headers and two events, then destroy the socket;
 //                 for JSON, send half of the body and destroy the socket
 //   gzip          gzip the JSON reply (Content-Encoding: gzip) when Accept-Encoding allows it
@@ -618,6 +619,7 @@ async function handle(req, res, raw) {
   const bodyHash = sha256hex(raw);
 
   if (faults.has('slow')) await sleep(2000);
+  if (faults.has('stall')) return; /* the socket closes when the client gives up */
 
   if (faults.has('500')) {
     const err = isAnthropic ? anthropicError('api_error', 'Internal server error (fake)')
