@@ -7,6 +7,8 @@
 //      meta.ended "client_disconnected";
 //   3. --idle-timeout: an upstream that never answers gives 502 airi_upstream_error (without an
 //      identity, section 11.3) and a run with meta.ended "upstream_timeout";
+//   3b. a request body that is not JSON reaches the upstream byte for byte, its answer reaches
+//      the client, and the run records the body by digest with meta.capture "partial: ...";
 //   4. calls with one W3C traceparent trace-id form one agent run, sealed after --group-idle;
 //   5. SIGTERM while a call is in flight: the call completes with its identity, new connections
 //      are refused, a request on a connection already open gets 503 airi_shutting_down, the
@@ -186,6 +188,18 @@ async function waitRun(store, pred, ms) {
       !st.headers.get('airi-run-id'),
     `an upstream that never answers, --idle-timeout 1: ${st.status} ${sb.error && sb.error.type} after ` +
       `${Date.now() - t0} ms, meta.ended ${mTo && mTo.meta.ended}`);
+
+    const junk = '{"model": "gpt-4o", "messages": [ not json';
+    const jr = await fetch(b2 + '/v1/chat/completions', { method: 'POST',
+      headers: { 'content-type': 'application/json' }, body: junk });
+    const jb = await jr.text();
+    const jseen = (await (await fetch(A + '/_fake/requests')).json()).filter((r) => r.body === junk);
+    const mJunk = manifest(s2, jr.headers.get('airi-run-id') || 'none');
+    ok(jr.status === 400 && jb.includes('could not parse') && jseen.length === 1 && mJunk &&
+      mJunk.conditions.request && mJunk.conditions.request.bytes === junk.length &&
+      /^partial: /.test(mJunk.meta.capture || ''),
+    `a body that is not JSON: forwarded unchanged (${jseen.length}), upstream's ${jr.status} passed on, ` +
+      `recorded by digest (${mJunk && mJunk.meta.capture})`);
 
     const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
     const tp = { traceparent: '00-' + trace + '-00f067aa0ba902b7-01' };
