@@ -7,6 +7,9 @@
 //      meta.ended "client_disconnected";
 //   3. --idle-timeout: an upstream that never answers gives 502 airi_upstream_error (without an
 //      identity, section 11.3) and a run with meta.ended "upstream_timeout";
+//   3a. --connect-timeout: an upstream whose accept queue is full (perl holds a listener with
+//      backlog 1 and never accepts, so further SYNs are dropped) gives 502 in about that time,
+//      recorded as "upstream_timeout";
 //   3b. a request body that is not JSON reaches the upstream byte for byte, its answer reaches
 //      the client, and the run records the body by digest with meta.capture "partial: ...";
 //   4. calls with one W3C traceparent trace-id form one agent run, sealed after --group-idle;
@@ -188,6 +191,35 @@ async function waitRun(store, pred, ms) {
       !st.headers.get('airi-run-id'),
     `an upstream that never answers, --idle-timeout 1: ${st.status} ${sb.error && sb.error.type} after ` +
       `${Date.now() - t0} ms, meta.ended ${mTo && mTo.meta.ended}`);
+
+    // a connect that hangs: a listener that never accepts, its queue filled (perl-base is
+    // in every Debian; without it this check is skipped, said so)
+    if (spawnSync('perl', ['-MIO::Socket::INET', '-e', '1']).status !== 0) {
+      console.log('skip --connect-timeout: no perl with IO::Socket::INET');
+    } else {
+      const perl = spawnLogged('perl', ['-MIO::Socket::INET', '-e', `
+        my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0, Listen => 1, Proto => 'tcp') or die;
+        my @fill; for (1 .. 4) { my $c = IO::Socket::INET->new(PeerAddr => '127.0.0.1', PeerPort => $l->sockport, Blocking => 0); push @fill, $c; }
+        $| = 1; print "port ", $l->sockport, "\n"; sleep 60;`]);
+      procs.push(perl);
+      const dead = (await waitLine(perl, /port (\d+)/, 5000))[1];
+      const s3 = path.join(work, 'connect.db');
+      const p3port = await freePort();
+      const p3 = await proxy(['--listen', '127.0.0.1:' + p3port, '--upstream', 'http://127.0.0.1:' + dead,
+        '--store', s3, '--connect-timeout', '1']);
+      procs.push(p3);
+      const tc = Date.now();
+      const cr = await chat('http://127.0.0.1:' + p3port, '/v1/chat/completions', 'gpt-4o', 'no connect');
+      const cb = await cr.json();
+      const took = Date.now() - tc;
+      const mc = await waitRun(s3, (m) => m.meta.ended === 'upstream_timeout', 5000);
+      ok(cr.status === 502 && cb.error && cb.error.type === 'airi_upstream_error' && took < 4000 && mc,
+        `--connect-timeout 1, a connect that hangs: ${cr.status} after ${took} ms, recorded ` +
+          `${mc ? mc.meta.ended : 'no run'}`);
+      p3.kill('SIGTERM');
+      await p3.done;
+      perl.kill();
+    }
 
     const junk = '{"model": "gpt-4o", "messages": [ not json';
     const jr = await fetch(b2 + '/v1/chat/completions', { method: 'POST',
