@@ -12,6 +12,8 @@
 //      recorded as "upstream_timeout";
 //   3b. a request body that is not JSON reaches the upstream byte for byte, its answer reaches
 //      the client, and the run records the body by digest with meta.capture "partial: ...";
+//   3c. a streamed call's Airi-Run-Key resolves, through GET /airi/v1/runs/KEY and `airi show`,
+//      to the run its identity chunk named;
 //   4. calls with one W3C traceparent trace-id form one agent run, sealed after --group-idle;
 //   5. SIGTERM while a call is in flight: the call completes with its identity, new connections
 //      are refused, a request on a connection already open gets 503 airi_shutting_down, the
@@ -232,6 +234,21 @@ async function waitRun(store, pred, ms) {
       /^partial: /.test(mJunk.meta.capture || ''),
     `a body that is not JSON: forwarded unchanged (${jseen.length}), upstream's ${jr.status} passed on, ` +
       `recorded by digest (${mJunk && mJunk.meta.capture})`);
+
+    const sr = await fetch(b2 + '/v1/chat/completions', { method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'keyed' }] }) });
+    const key = sr.headers.get('airi-run-key');
+    const sText = await sr.text();
+    const named = (sText.match(/"airi":\{"run":"(sha256:[0-9a-f]{64})"/) || [])[1];
+    const byKey = await fetch(b2 + '/airi/v1/runs/' + key);
+    const byId = await fetch(b2 + '/airi/v1/runs/' + named);
+    const kBody = await byKey.text();
+    const shown = spawnSync(airi, ['show', '--store', s2, '--json', key]);
+    const shownRun = shown.status === 0 ? JSON.parse(shown.stdout.toString()).ids.run : null;
+    ok(/^rk_/.test(key || '') && named && byKey.status === 200 && kBody === await byId.text() &&
+      shownRun === named,
+    `run key ${key}: GET ${byKey.status}, the same manifest as by ID, airi show gives ${shownRun && shownRun.slice(0, 19)}`);
 
     const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
     const tp = { traceparent: '00-' + trace + '-00f067aa0ba902b7-01' };
