@@ -14,6 +14,10 @@
 #define EXIT_DIFFERENT 1 /* diff: runs differ; check: not pinned */
 #define EXIT_TROUBLE 2   /* store errors, unknown IDs, internal failures */
 #define EXIT_USAGE 64    /* bad command line */
+
+/* The HTTP servers (proxy, OTLP receiver): request line and headers, at
+ * most, before libevent answers 400 */
+#define AIRI_MAX_HEADERS (64 * 1024)
 #define EXIT_DATAERR 65  /* rejected input (malformed JSON, bad manifest) */
 #define EXIT_NOINPUT 66  /* an input file cannot be opened or read */
 

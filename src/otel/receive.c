@@ -530,6 +530,7 @@ struct rx *otel_rx_start(struct event_base *base, airi_store *ws,
 	/* bodies over the limit get the OTLP 413 from on_request; far beyond
 	 * it libevent refuses them itself */
 	evhttp_set_max_body_size(rx->http, (ev_ssize_t)(rx->max_body * 2 + 1024));
+	evhttp_set_max_headers_size(rx->http, AIRI_MAX_HEADERS); /* as the proxy */
 	evhttp_set_allowed_methods(rx->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 						     EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
 						     EVHTTP_REQ_DELETE | EVHTTP_REQ_OPTIONS |

@@ -1905,6 +1905,11 @@ int cmd_proxy(struct args *a)
 	 * connections that the next burst has to open again */
 	curl_multi_setopt(px.multi, CURLMOPT_MAXCONNECTS, 512L);
 	evhttp_set_max_body_size(px.http, (ev_ssize_t)(px.max_body * 2 + 1024));
+	/* libevent's default is no limit: a client could make the proxy
+	 * buffer headers without end. 64 KiB for the request line and all
+	 * headers (nginx takes 32 KiB by default, node 16 KiB); more is
+	 * refused by libevent with 400 */
+	evhttp_set_max_headers_size(px.http, AIRI_MAX_HEADERS);
 	evhttp_set_allowed_methods(px.http,
 				   EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 					   EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |

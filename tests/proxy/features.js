@@ -14,6 +14,8 @@
 //      the client, and the run records the body by digest with meta.capture "partial: ...";
 //   3c. a streamed call's Airi-Run-Key resolves, through GET /airi/v1/runs/KEY and `airi show`,
 //      to the run its identity chunk named;
+//   3d. malformed HTTP (a garbage request line, a bad Content-Length, headers over 64 KiB) is refused
+//      by libevent, and the proxy goes on serving; a slow upstream does not hold up another call;
 //   4. calls with one W3C traceparent trace-id form one agent run, sealed after --group-idle;
 //   5. SIGTERM while a call is in flight: the call completes with its identity, new connections
 //      are refused, a request on a connection already open gets 503 airi_shutting_down, the
@@ -249,6 +251,38 @@ async function waitRun(store, pred, ms) {
     ok(/^rk_/.test(key || '') && named && byKey.status === 200 && kBody === await byId.text() &&
       shownRun === named,
     `run key ${key}: GET ${byKey.status}, the same manifest as by ID, airi show gives ${shownRun && shownRun.slice(0, 19)}`);
+
+    const raw = (bytes) => new Promise((resolve) => {
+      const sock = require('node:net').connect(port, '127.0.0.1');
+      let got = '';
+      sock.setTimeout(5000, () => sock.destroy());
+      sock.on('data', (d) => { got += d; });
+      sock.on('close', () => resolve(got));
+      sock.on('error', () => resolve(got));
+      sock.on('connect', () => sock.end(bytes));
+    });
+    const bad = [
+      ['a garbage request line', 'GARBAGE\r\n\r\n'],
+      ['a bad Content-Length', 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{}'],
+      ['headers over 64 KiB', 'GET /airi/v1/health HTTP/1.1\r\nHost: x\r\nX-Big: ' + 'a'.repeat(65536) + '\r\n\r\n'],
+    ];
+    for (const [what, bytes] of bad) {
+      const got = await raw(bytes);
+      const status = (got.match(/^HTTP\/1\.[01] (\d+)/) || [])[1];
+      const h = await fetch(b2 + '/airi/v1/health');
+      ok((!status || /^4/.test(status)) && h.status === 200,
+        `${what}: ${status ? 'answered ' + status : 'connection closed'}, the proxy serves on`);
+    }
+    const slowOne = chat(b2, '/v1/chat/completions', 'gpt-4o', 'slow one', { 'x-fake-fault': 'slow' });
+    await sleep(100);
+    const tq = Date.now();
+    const quick = await chat(b2, '/v1/chat/completions', 'gpt-4o', 'quick one');
+    await quick.text();
+    const quickMs = Date.now() - tq;
+    const slowRes = await slowOne;
+    await slowRes.text();
+    ok(quick.status === 200 && quickMs < 1000 && slowRes.status === 200,
+      `a call beside one whose upstream takes 2 s: answered in ${quickMs} ms`);
 
     const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
     const tp = { traceparent: '00-' + trace + '-00f067aa0ba902b7-01' };
