@@ -19,7 +19,8 @@
 //   4. calls with one W3C traceparent trace-id form one agent run, sealed after --group-idle;
 //   5. SIGTERM while a call is in flight: the call completes with its identity, new connections
 //      are refused, a request on a connection already open gets 503 airi_shutting_down, the
-//      proxy exits 0, and the run is in the store.
+//      proxy exits 0, and the run is in the store; an agent run still open is sealed then
+//      (meta.sealed "shutdown"), and the idle one of 4. says "idle".
 //
 //   node features.js AIRI_BIN       exit 0 pass, 1 fail
 'use strict';
@@ -332,6 +333,20 @@ async function waitRun(store, pred, ms) {
       manifest(s2, fb.airi.run) !== null,
     `SIGTERM with a call in flight: it completed (${fr.status}, identity ${fb.airi ? 'yes' : 'no'}), ` +
       `new connections refused: ${refused}, exit ${code}, run in the store`);
+    // an agent run still open at SIGTERM (group-idle 60 s: only the shutdown seals it)
+    const s5 = path.join(work, 'exit.db');
+    const p5port = await freePort();
+    const p5 = await proxy(['--listen', '127.0.0.1:' + p5port, '--upstream', A, '--store', s5]);
+    procs.push(p5);
+    const open1 = await chat('http://127.0.0.1:' + p5port, '/v1/chat/completions', 'gpt-4o', 'left open',
+      { 'airi-trace': 'open-at-exit' });
+    await open1.text();
+    p5.kill('SIGTERM');
+    await p5.done;
+    const atExit = await waitRun(s5, (m) => m.meta.group && m.meta.group.includes('open-at-exit'), 1000);
+    ok(atExit && atExit.meta.sealed === 'shutdown' && grouped && grouped.meta.sealed === 'idle' &&
+      atExit.trajectory.some((x) => x.run === open1.headers.get('airi-run-id')),
+    `an agent run open at SIGTERM: sealed "${atExit && atExit.meta.sealed}" with its call; the idle one "${grouped && grouped.meta.sealed}"`);
   } catch (e) {
     console.log('FAIL ' + (e.stack || e.message));
     failed = true;
