@@ -315,13 +315,18 @@ async function waitRun(store, pred, ms) {
     const inflight = chat(b2, '/v1/chat/completions', 'gpt-4o', 'finish me', { 'x-fake-fault': 'slow' });
     await sleep(300);
     px.kill('SIGTERM');
-    await sleep(300);
-    // a new connection (not one of fetch's kept-alive ones) is refused
-    const refused = await new Promise((resolve) => {
+    // a new connection (not one of fetch's kept-alive ones) is refused once the signal is
+    // handled: tried every 50 ms for up to 1.2 s (the call in flight takes 2 s)
+    const tryConnect = () => new Promise((resolve) => {
       const sock = require('node:net').connect(port, '127.0.0.1');
       sock.on('connect', () => { sock.destroy(); resolve(false); });
       sock.on('error', (e) => resolve(e.code === 'ECONNREFUSED'));
     });
+    let refused = false;
+    for (let i = 0; i < 24 && !refused; i++) {
+      refused = await tryConnect();
+      if (!refused) await sleep(50);
+    }
     const late = await viaAgent('/v1/chat/completions').catch((e) => ({ status: 0, body: e.message }));
     ok(late.status === 503 && late.body.includes('airi_shutting_down'),
       `after SIGTERM, a request on an open connection: ${late.status} ${late.body.slice(0, 80)}`);
