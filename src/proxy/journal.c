@@ -99,27 +99,6 @@ static uint64_t get64(const unsigned char *p)
 	return v;
 }
 
-/* All of n bytes at offset at, or -1 with errno (EIO for a short file). */
-int proxy_pio(int fd, void *buf, size_t n, uint64_t at, int write)
-{
-	char *b = buf;
-	while (n) {
-		ssize_t r = write ? pwrite(fd, b, n, (off_t)at)
-				  : pread(fd, b, n, (off_t)at);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r == 0)
-				errno = EIO;
-			return -1;
-		}
-		b += r;
-		n -= (size_t)r;
-		at += (uint64_t)r;
-	}
-	return 0;
-}
-
 static int pwrite_all(int fd, const void *buf, size_t n, uint64_t at)
 {
 	return proxy_pio(fd, (void *)buf, n, at, 1);
@@ -236,19 +215,16 @@ struct journal *journal_open(const char *path, uint64_t size, char *msg,
 		snprintf(msg, msgn, "%s is in use by another airi proxy", path);
 		goto fail;
 	}
-	unsigned char *h = NULL;
-	if (posix_memalign((void **)&h, BLK, BLK) ||
-	    pread_all(j->fd, h, BLK, 0) ||
+	unsigned char h[48];
+	if (pread_all(j->fd, h, sizeof(h), 0) ||
 	    memcmp(h, HEAD_MAGIC, sizeof(HEAD_MAGIC) - 1)) {
 		snprintf(msg, msgn, "%s: not an airi proxy journal (no header "
 				    "at byte 0)",
 			 path);
-		free(h);
 		goto fail;
 	}
 	j->size = get64(h + 32);
 	j->low = get64(h + 40);
-	free(h);
 	if (fstat(j->fd, &st) || j->size % BLK || j->size < 16 * BLK ||
 	    (uint64_t)st.st_size < BLK + j->size || !j->low ||
 	    j->low > UINT64_MAX / 2 + 1) {
@@ -291,11 +267,7 @@ int journal_recover(struct journal *j,
 		    void *ctx, size_t *found, char *msg, size_t msgn)
 {
 	*found = 0;
-	int fd = open(j->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(msg, msgn, "%s: %s", j->path, strerror(errno));
-		return -1;
-	}
+	int fd = j->fd;
 	struct spool_rec *recs = NULL;
 	size_t n = 0, cap = 0;
 	unsigned char head[REC_HEAD];
@@ -364,7 +336,6 @@ int journal_recover(struct journal *j,
 			max = seq;
 		at += total;
 	}
-	close(fd);
 	if (!rc && n) {
 		qsort(recs, n, sizeof(*recs), cmp_rec);
 		for (size_t i = 0; i < n && !rc; i += 256)
@@ -392,28 +363,11 @@ int journal_recover(struct journal *j,
 	return 0;
 }
 
-/* journal_recover_into's callback: the runs into the store, in one
- * transaction (recording a run that is there records nothing) */
+/* journal_recover_into's callback: one transaction per batch */
 static int record_batch(void *ctx, struct spool_rec *recs, size_t n)
 {
-	airi_store *s = ctx;
 	airi_error err;
-	int rc = airi_store_begin(s, &err);
-	for (size_t i = 0; i < n && !rc; i++) {
-		airi_manifest *m = NULL;
-		rc = airi_manifest_parse_borrow(recs[i].text, recs[i].len, &m,
-						&err);
-		if (!rc)
-			rc = airi_store_record(s, m, NULL, &err);
-		if (!rc && recs[i].key[0])
-			rc = airi_store_bind_key(s, recs[i].key,
-						 airi_manifest_run_id(m), &err);
-		airi_manifest_free(m);
-	}
-	if (!rc)
-		rc = airi_store_commit(s, &err);
-	else
-		airi_store_rollback(s);
+	int rc = spool_record(ctx, recs, n, &err);
 	if (rc)
 		fprintf(stderr, "airi: journal: %s\n", err.message);
 	return rc;

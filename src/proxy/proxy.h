@@ -194,6 +194,11 @@ int spool_peek(struct spool *sp, size_t max, struct spool_rec *recs,
 	       size_t *n, uint64_t *end);
 /* The n records before end are delivered (durably). */
 int spool_advance(struct spool *sp, uint64_t end, size_t n);
+/* Records n spooled (or journaled) records in the store, with their run
+ * keys, in one transaction; recording a run that is there records
+ * nothing. 0, or the error (the transaction rolled back). */
+int spool_record(airi_store *s, const struct spool_rec *recs, size_t n,
+		 airi_error *err);
 
 /* The acknowledgement journal (journal.c): runs are durable once written
  * there, and recorded in the store afterwards. Thread-safe. */

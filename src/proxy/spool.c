@@ -48,6 +48,27 @@ static int mkdirs(const char *dir)
 	return rc;
 }
 
+/* All of n bytes at offset at, or -1 with errno (EIO for a short file). */
+int proxy_pio(int fd, void *buf, size_t n, uint64_t at, int write)
+{
+	char *b = buf;
+	while (n) {
+		ssize_t r = write ? pwrite(fd, b, n, (off_t)at)
+				  : pread(fd, b, n, (off_t)at);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r == 0)
+				errno = EIO;
+			return -1;
+		}
+		b += r;
+		n -= (size_t)r;
+		at += (uint64_t)r;
+	}
+	return 0;
+}
+
 static int read_all(int fd, void *buf, size_t n, uint64_t at)
 {
 	return proxy_pio(fd, buf, n, at, 0);
@@ -321,4 +342,25 @@ int spool_advance(struct spool *sp, uint64_t end, size_t n)
 	sp->off = end;
 	sp->runs -= n;
 	return 0;
+}
+
+int spool_record(airi_store *s, const struct spool_rec *recs, size_t n,
+		 airi_error *err)
+{
+	int rc = airi_store_begin(s, err);
+	for (size_t i = 0; i < n && !rc; i++) {
+		airi_manifest *m = NULL;
+		rc = airi_manifest_parse_borrow(recs[i].text, recs[i].len, &m, err);
+		if (!rc)
+			rc = airi_store_record(s, m, NULL, err);
+		if (!rc && recs[i].key[0])
+			rc = airi_store_bind_key(s, recs[i].key,
+						 airi_manifest_run_id(m), err);
+		airi_manifest_free(m);
+	}
+	if (!rc)
+		rc = airi_store_commit(s, err);
+	else
+		airi_store_rollback(s);
+	return rc;
 }

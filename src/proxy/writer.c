@@ -93,7 +93,6 @@ struct writer {
 	pthread_cond_t jcv;
 	struct writer_job *jq, **jq_tail;
 	uint64_t j_acked, j_done, j_fallbacks;
-	uint64_t j_seen; /* j_done when deliver() last ran ingested() */
 	void (*ingested)(void *ctx);
 	struct timespec gather; /* AIRI_JOURNAL_GATHER_MS, default 5 */
 };
@@ -121,15 +120,13 @@ static void deliver(evutil_socket_t fd, short what, void *arg)
 	struct writer_job *j = w->out;
 	w->out = NULL;
 	w->out_tail = &w->out;
-	int news = w->j_done != w->j_seen;
-	w->j_seen = w->j_done;
 	pthread_mutex_unlock(&w->mu);
 	while (j) {
 		struct writer_job *next = j->next;
 		w->done(j, w->ctx);
 		j = next;
 	}
-	if (news && w->ingested)
+	if (w->ingested) /* look-ups waiting for journaled runs, if any */
 		w->ingested(w->ctx);
 }
 
@@ -224,23 +221,7 @@ static void drain(struct writer *w, int force)
 				n ? "read error" : "no record at its offset");
 			break;
 		}
-		int rc = airi_store_begin(w->s, &err);
-		for (size_t i = 0; i < n && !rc; i++) {
-			airi_manifest *m = NULL;
-			rc = airi_manifest_parse_borrow(recs[i].text, recs[i].len,
-							&m, &err);
-			if (!rc)
-				rc = airi_store_record(w->s, m, NULL, &err);
-			if (!rc && recs[i].key[0])
-				rc = airi_store_bind_key(w->s, recs[i].key,
-							 airi_manifest_run_id(m),
-							 &err);
-			airi_manifest_free(m);
-		}
-		if (!rc)
-			rc = airi_store_commit(w->s, &err);
-		else
-			airi_store_rollback(w->s);
+		int rc = spool_record(w->s, recs, n, &err);
 		for (size_t i = 0; i < n; i++)
 			free(recs[i].text);
 		if (rc) {
@@ -418,7 +399,31 @@ static void record_batch(struct writer *w, struct writer_job *batch)
 	pthread_mutex_unlock(&w->mu);
 }
 
-
+/* Takes the journaled runs out of a recorded batch: each committed one's
+ * journal space is free again; one that failed stays in the journal (the
+ * next start records it). Returns how many there were. */
+static uint64_t release_journaled(struct writer *w, struct writer_job **batch)
+{
+	uint64_t n = 0;
+	for (struct writer_job **pp = batch, *j; (j = *pp);) {
+		if (!j->journaled) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		n++;
+		if (j->rc)
+			fprintf(stderr, "airi proxy: could not record a journaled "
+					"run (%s); it stays in the journal until the "
+					"next start\n",
+				j->error);
+		else
+			journal_release(w->jr, j->region, 1);
+		free(j->manifest);
+		free(j);
+	}
+	return n;
+}
 
 static void *run(void *arg)
 {
@@ -483,28 +488,7 @@ static void *run(void *arg)
 		}
 		record_batch(w, batch);
 		/* the journaled runs are done with; the others go back */
-		uint64_t nj = 0;
-		struct writer_job **pp = &batch;
-		while (*pp) {
-			struct writer_job *j = *pp;
-			if (!j->journaled) {
-				pp = &j->next;
-				continue;
-			}
-			*pp = j->next;
-			nj++;
-			if (j->rc)
-				/* stays in the journal: recorded at the next
-				 * start */
-				fprintf(stderr, "airi proxy: could not record a "
-						"journaled run (%s); it stays in the "
-						"journal until the next start\n",
-					j->error);
-			else
-				journal_release(w->jr, j->region, 1);
-			free(j->manifest);
-			free(j);
-		}
+		uint64_t nj = release_journaled(w, &batch);
 		pthread_mutex_lock(&w->mu);
 		*w->out_tail = batch;
 		while (*w->out_tail)
