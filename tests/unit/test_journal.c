@@ -10,7 +10,6 @@
  */
 #include "test_util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -29,12 +28,7 @@ struct fix {
 static int setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	const char *t = getenv("TMPDIR");
-	if (!f)
-		return -1;
-	snprintf(f->dir, sizeof(f->dir), "%s/airi-journal-XXXXXX",
-		 t && *t ? t : "/tmp");
-	if (!mkdtemp(f->dir)) {
+	if (!f || test_tmpdir(f->dir, sizeof(f->dir), "journal")) {
 		free(f);
 		return -1;
 	}
@@ -46,22 +40,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fix *f = *state;
-	DIR *d = opendir(f->dir);
-	if (d) {
-		struct dirent *e;
-		char p[1200];
-		while ((e = readdir(d))) {
-			if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-				continue;
-			snprintf(p, sizeof(p), "%s/%s", f->dir, e->d_name);
-			if (unlink(p))
-				rmdir(p);
-		}
-		closedir(d);
-	}
-	rmdir(f->dir);
+	int rc = test_rmdir(f->dir);
 	free(f);
-	return 0;
+	return rc;
 }
 
 /* ---- items: small valid manifests, their run IDs, optional run keys */

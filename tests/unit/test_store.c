@@ -21,18 +21,13 @@ static char dir[256];
 static int setup(void **state)
 {
 	(void)state;
-	snprintf(dir, sizeof(dir), "/tmp/airi-test-store-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	return 0;
+	return test_tmpdir(dir, sizeof(dir), "store");
 }
 
 static int teardown(void **state)
 {
 	(void)state;
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return test_rmdir(dir);
 }
 
 static airi_store *open_new(const char *name)

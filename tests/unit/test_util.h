@@ -74,6 +74,23 @@ static inline char *read_file(const char *path, size_t *len)
 	return buf;
 }
 
+/* A fresh directory under $TMPDIR (else /tmp) named airi-test-NAME-XXXXXX,
+ * into dir; 0, or -1 when it cannot be made. */
+static inline int test_tmpdir(char *dir, size_t n, const char *name)
+{
+	const char *t = getenv("TMPDIR");
+	snprintf(dir, n, "%s/airi-test-%s-XXXXXX", t && *t ? t : "/tmp", name);
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+/* Removes it and everything in it; 0 on success. */
+static inline int test_rmdir(const char *dir)
+{
+	char cmd[4200];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 static inline int parse_err(const char *json, size_t len, airi_error *err)
 {
 	airi_json *doc = NULL;
