@@ -24,10 +24,12 @@
 //
 //   node features.js AIRI_BIN       exit 0 pass, 1 fail
 'use strict';
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const lib = require('./lib.js');
+const { spawnLogged, waitLine, freePort } = lib;
 
 const airi = path.resolve(process.argv[2] || path.join(__dirname, '../../build/airi'));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'airi-features-'));
@@ -38,41 +40,7 @@ const ok = (cond, what) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function waitLine(proc, re, ms) {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('timeout waiting for ' + re + ': ' + proc.log)), ms);
-    const on = () => {
-      const m = proc.log.match(re);
-      if (m) { clearTimeout(t); resolve(m); }
-    };
-    proc.stdout.on('data', on);
-    proc.stderr.on('data', on);
-    on();
-  });
-}
-
-function spawnLogged(cmd, args) {
-  const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  p.log = '';
-  p.stdout.on('data', (d) => { p.log += d; });
-  p.stderr.on('data', (d) => { p.log += d; });
-  p.done = new Promise((r) => p.once('exit', (code) => r(code)));
-  return p;
-}
-
-async function freePort() {
-  return new Promise((resolve) => {
-    const s = require('node:net').createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-async function proxy(args) {
-  const p = spawnLogged(airi, ['proxy'].concat(args));
-  await Promise.race([waitLine(p, /listening on/, 10000),
-    p.done.then((c) => { throw new Error('proxy exited ' + c + ': ' + p.log); })]);
-  return p;
-}
+const proxy = (args) => lib.startProxy(airi, args);
 
 function chat(base, pth, model, content, headers, signal) {
   return fetch(base + pth, {

@@ -19,11 +19,13 @@
 //
 //   node journal.js AIRI_BIN       exit 0 pass, 1 fail
 'use strict';
-const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const { spawnSync, execFileSync } = require('node:child_process');
 const http = require('node:http');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const lib = require('./lib.js');
+const { spawnLogged, waitLine, freePort } = lib;
 
 const airi = path.resolve(process.argv[2] || path.join(__dirname, '../../build/airi'));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'airi-journal-'));
@@ -36,43 +38,9 @@ const ok = (cond, what) => {
   if (!cond) failed = true;
 };
 
-function waitLine(proc, re, ms) {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('timeout waiting for ' + re + ': ' + proc.log)), ms);
-    const on = () => {
-      const m = proc.log.match(re);
-      if (m) { clearTimeout(t); resolve(m); }
-    };
-    proc.stderr.on('data', on);
-    proc.stdout && proc.stdout.on('data', on);
-    on();
-  });
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = require('node:net').createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-function spawnProxy(args, env) {
-  const p = spawn(airi, ['proxy'].concat(args),
-    { stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, env || {}) });
-  p.log = '';
-  p.stderr.on('data', (d) => { p.log += d; });
-  p.stdout.on('data', (d) => { p.log += d; });
-  p.done = new Promise((r) => p.once('exit', (code) => r(code)));
-  return p;
-}
-
-async function startProxy(port, up, extra, env) {
-  const p = spawnProxy(['--listen', '127.0.0.1:' + port, '--upstream', up, '--store', store,
-    '--journal', journal].concat(extra || []), env);
-  await Promise.race([waitLine(p, /listening on/, 10000),
-    p.done.then((c) => { throw new Error('proxy exited ' + c + ': ' + p.log); })]);
-  return p;
-}
+const spawnProxy = (args, env) => spawnLogged(airi, ['proxy'].concat(args), env);
+const startProxy = (port, up, extra, env) => lib.startProxy(airi, ['--listen', '127.0.0.1:' + port,
+  '--upstream', up, '--store', store, '--journal', journal].concat(extra || []), env);
 
 async function stop(p) {
   p.kill('SIGTERM');
@@ -112,11 +80,7 @@ const inStore = (id) => spawnSync(airi, ['show', '--json', '--store', store, id]
 (async () => {
   let fake, proxy;
   try {
-    fake = spawn(process.execPath, [path.join(__dirname, 'fake_upstream.js'), '0'],
-      { stdio: ['ignore', 'pipe', 'inherit'] });
-    fake.log = '';
-    fake.stderr = fake.stdout;
-    fake.stdout.on('data', (d) => { fake.log += d; });
+    fake = spawnLogged(process.execPath, [path.join(__dirname, 'fake_upstream.js'), '0']);
     const up = 'http://127.0.0.1:' + (await waitLine(fake, /listening (\d+)/, 10000))[1];
     const port = await freePort();
 

@@ -12,11 +12,12 @@
 // only; the test checks that some are missing from the store then, and none after the restart.
 // Exit status: 0 pass, 1 fail. Uses fake_upstream.js from this directory.
 'use strict';
-const { spawn, execFileSync } = require('node:child_process');
+const { execFileSync } = require('node:child_process');
 const http = require('node:http');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { spawnLogged, waitLine, freePort, startProxy: startProxyWith } = require('./lib.js');
 
 const airi = path.resolve(process.argv[2] || path.join(__dirname, '../../build/airi'));
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'airi-kill9-'));
@@ -24,36 +25,8 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), 'airi-kill9-'));
 const store = process.env.AIRI_KILL9_STORE || path.join(work, 'store.db');
 const journal = process.argv.includes('--journal') ? path.join(work, 'journal') : null;
 
-function waitLine(proc, re, ms) {
-  return new Promise((resolve, reject) => {
-    let buf = '';
-    const t = setTimeout(() => reject(new Error('timeout waiting for ' + re)), ms);
-    const on = (d) => {
-      buf += d;
-      const m = buf.match(re);
-      if (m) { clearTimeout(t); resolve(m); }
-    };
-    proc.stdout && proc.stdout.on('data', on);
-    proc.stderr && proc.stderr.on('data', on);
-  });
-}
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = require('node:net').createServer();
-    s.listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => resolve(p)); });
-  });
-}
-
-async function startProxy(port, upstream, env) {
-  const p = spawn(airi, ['proxy', '--listen', '127.0.0.1:' + port, '--upstream', upstream,
-    '--store', store].concat(journal ? ['--journal', journal] : []),
-    { stdio: ['ignore', 'pipe', 'pipe'], env: Object.assign({}, process.env, env || {}) });
-  p.log = '';
-  p.stderr.on('data', (d) => { p.log += d; });
-  await waitLine(p, /listening on/, 10000);
-  return p;
-}
+const startProxy = (port, upstream, env) => startProxyWith(airi, ['--listen', '127.0.0.1:' + port,
+  '--upstream', upstream, '--store', store].concat(journal ? ['--journal', journal] : []), env);
 
 // one call; resolves with the run ID the client received, or null
 function call(port, i) {
@@ -85,8 +58,7 @@ function call(port, i) {
 (async () => {
   let fake, proxy, failed = false;
   try {
-    fake = spawn(process.execPath, [path.join(__dirname, 'fake_upstream.js'), '0'],
-      { stdio: ['ignore', 'pipe', 'inherit'] });
+    fake = spawnLogged(process.execPath, [path.join(__dirname, 'fake_upstream.js'), '0']);
     const up = (await waitLine(fake, /listening (\d+)/, 10000))[1];
     const port = await freePort();
     proxy = await startProxy(port, 'http://127.0.0.1:' + up,
