@@ -7,6 +7,7 @@
 # proxy, when node is there for the fake upstream) reconnects by itself.
 # Run by run.sh: tests/pg/run.sh kill AIRI
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/proxylib.sh"
 
 PG=$(newdb killed)
 expect 0 "$airi" store migrate --store "$PG"
@@ -18,13 +19,8 @@ sed -n '251,1750p' all.jsonl >w2.jsonl
 # the proxy, a long-running process with its own connections
 proxy=""
 if command -v node >/dev/null 2>&1; then
-	: >up.out
 	: >proxy.log
-	node "$srcdir/tests/proxy/fake_upstream.js" 0 >up.out 2>&1 &
-	up=$!
-	i=0
-	while ! grep -q listening up.out && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-	uport=$(sed -n 's/listening //p' up.out)
+	start_upstream
 	# a free port: try a few
 	for k in 1 2 3 4 5 6; do
 		pport=$(( ($$ * k % 3000) + 41000 ))

@@ -1,5 +1,5 @@
 # proxylib.sh - helpers for the PostgreSQL tests that run airi proxy in
-# front of the fake upstream (spool.sh, startdown.sh); sourced after
+# front of the fake upstream (spool.sh, startdown.sh, kill.sh); sourced after
 # lib.sh.
 
 # start_upstream: tests/proxy/fake_upstream.js on a free port; sets up
