@@ -1366,6 +1366,23 @@ static int sq_setting_put(void *impl, const char *key, const char *value,
 	return rc == SQLITE_DONE ? 0 : sq_fail(q, err, "cannot write settings");
 }
 
+/* The first column of a statement's first row as text ("" for none) */
+static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t n)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	out[0] = 0;
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 0);
+		snprintf(out, n, "%s", t ? (const char *)t : "");
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 /* Opening migrates a SQLite store (one file, one writer at a time): this
  * reports the versions before and after for `airi store migrate`. */
 static int sq_migrate(const char *location, int target, int *from, int *to,
@@ -1380,12 +1397,10 @@ static int sq_migrate(const char *location, int target, int *from, int *to,
 	if (stat(location, &st) == 0 && S_ISREG(st.st_mode) &&
 	    sqlite3_open_v2(location, &db, SQLITE_OPEN_READONLY, NULL) ==
 		    SQLITE_OK) {
-		sqlite3_stmt *q = NULL;
-		if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL) ==
-			    SQLITE_OK &&
-		    sqlite3_step(q) == SQLITE_ROW)
-			*from = sqlite3_column_int(q, 0);
-		sqlite3_finalize(q);
+		char v[32];
+		if (pragma_text(db, "PRAGMA user_version", v, sizeof(v)) ==
+		    SQLITE_OK)
+			*from = atoi(v);
 	}
 	sqlite3_close(db);
 	if ((rc = sq_open(location, AIRI_STORE_CREATE, &impl, err)))
@@ -1405,22 +1420,6 @@ static uint64_t store_bytes(const char *location)
 	if (stat(wal, &st) == 0)
 		n += (uint64_t)st.st_size;
 	return n;
-}
-
-static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t n)
-{
-	sqlite3_stmt *st = NULL;
-	int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	out[0] = 0;
-	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *t = sqlite3_column_text(st, 0);
-		snprintf(out, n, "%s", t ? (const char *)t : "");
-		rc = SQLITE_OK;
-	} else if (rc == SQLITE_DONE) {
-		rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	return rc;
 }
 
 /* VACUUM into pages of page_size bytes. Changing the page size needs the
