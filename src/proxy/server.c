@@ -27,6 +27,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <limits.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
@@ -1594,8 +1595,8 @@ static int journal_threads(void)
 	return n < 1 ? 1 : n > 16 ? 16 : n;
 }
 
-/* A size option between min and max, into *out when given; -1 (said) when
- * it is not a number in range. */
+/* A numeric option between min and max, into *out when given; -1 (said)
+ * when it is not a number in range. */
 static int byte_opt(struct args *a, const char *name, uint64_t min,
 		    uint64_t max, uint64_t *out)
 {
@@ -1690,30 +1691,14 @@ int cmd_proxy(struct args *a)
 		status = EXIT_NOINPUT;
 		goto routes_fail;
 	}
-	{
-		static const char *const names[] = {"max-body", "connect-timeout",
-						    "idle-timeout", "group-idle"};
-		for (int i = 0; i < 4; i++) {
-			const char *v = cli_val(a, names[i]);
-			char *end;
-			if (!v)
-				continue;
-			errno = 0;
-			unsigned long long x = strtoull(v, &end, 10);
-			if (!*v || *end || *v == '-' || errno || x == 0 ||
-			    x > (1ull << 40)) {
-				cli_errorf("proxy: --%s needs a positive number, "
-					   "not \"%s\"",
-					   names[i], v);
-				status = EXIT_USAGE;
-				goto routes_fail;
-			}
-		}
-	}
-	px.max_body = cli_val(a, "max-body") ? strtoull(cli_val(a, "max-body"), NULL, 10)
-					     : (size_t)32 << 20;
+	uint64_t max_body = (uint64_t)32 << 20, connect_timeout = 10,
+		 idle_timeout = 300, group_idle = 60;
 	uint64_t spool_max = (uint64_t)1 << 30, journal_size = (uint64_t)16 << 20;
-	if (byte_opt(a, "spool-max", 1, UINT64_MAX, &spool_max) ||
+	if (byte_opt(a, "max-body", 1, 1ull << 40, &max_body) ||
+	    byte_opt(a, "connect-timeout", 1, 1ull << 40, &connect_timeout) ||
+	    byte_opt(a, "idle-timeout", 1, 1ull << 40, &idle_timeout) ||
+	    byte_opt(a, "group-idle", 1, 1ull << 40, &group_idle) ||
+	    byte_opt(a, "spool-max", 1, UINT64_MAX, &spool_max) ||
 	    byte_opt(a, "journal-size", 65536, 1ull << 40, &journal_size)) {
 		status = EXIT_USAGE;
 		goto routes_fail;
@@ -1723,12 +1708,10 @@ int cmd_proxy(struct args *a)
 		status = EXIT_USAGE;
 		goto routes_fail;
 	}
-	px.connect_timeout = cli_val(a, "connect-timeout")
-				     ? atol(cli_val(a, "connect-timeout"))
-				     : 10;
-	px.idle_timeout = cli_val(a, "idle-timeout")
-				  ? atol(cli_val(a, "idle-timeout"))
-				  : 300;
+	px.max_body = (size_t)max_body;
+	px.connect_timeout = (long)connect_timeout;
+	px.idle_timeout = (long)idle_timeout;
+	px.group_idle = group_idle > INT_MAX ? INT_MAX : (int)group_idle;
 	char host[256];
 	int port = 0;
 	const char *colon = strrchr(listen, ':');
@@ -1916,10 +1899,6 @@ int cmd_proxy(struct args *a)
 					   EVHTTP_REQ_DELETE |
 					   EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(px.http, on_request, &px);
-	px.group_idle = cli_val(a, "group-idle") ? atoi(cli_val(a, "group-idle"))
-						  : 60;
-	if (px.group_idle <= 0)
-		px.group_idle = 60;
 	if (otel_listen && !ws)
 		px.otel_loc = strdup(loc);
 	px.writer = writer_start(ws, loc, px.base, job_done, &px, signer, spool,
