@@ -1597,7 +1597,7 @@ static int journal_threads(void)
 
 /* A numeric option between min and max, into *out when given; -1 (said)
  * when it is not a number in range. */
-static int byte_opt(struct args *a, const char *name, uint64_t min,
+static int num_opt(struct args *a, const char *name, uint64_t min,
 		    uint64_t max, uint64_t *out)
 {
 	const char *v = cli_val(a, name);
@@ -1694,12 +1694,12 @@ int cmd_proxy(struct args *a)
 	uint64_t max_body = (uint64_t)32 << 20, connect_timeout = 10,
 		 idle_timeout = 300, group_idle = 60;
 	uint64_t spool_max = (uint64_t)1 << 30, journal_size = (uint64_t)16 << 20;
-	if (byte_opt(a, "max-body", 1, 1ull << 40, &max_body) ||
-	    byte_opt(a, "connect-timeout", 1, 1ull << 40, &connect_timeout) ||
-	    byte_opt(a, "idle-timeout", 1, 1ull << 40, &idle_timeout) ||
-	    byte_opt(a, "group-idle", 1, 1ull << 40, &group_idle) ||
-	    byte_opt(a, "spool-max", 1, UINT64_MAX, &spool_max) ||
-	    byte_opt(a, "journal-size", 65536, 1ull << 40, &journal_size)) {
+	if (num_opt(a, "max-body", 1, 1ull << 40, &max_body) ||
+	    num_opt(a, "connect-timeout", 1, 1ull << 40, &connect_timeout) ||
+	    num_opt(a, "idle-timeout", 1, 1ull << 40, &idle_timeout) ||
+	    num_opt(a, "group-idle", 1, 1ull << 40, &group_idle) ||
+	    num_opt(a, "spool-max", 1, UINT64_MAX, &spool_max) ||
+	    num_opt(a, "journal-size", 65536, 1ull << 40, &journal_size)) {
 		status = EXIT_USAGE;
 		goto routes_fail;
 	}
